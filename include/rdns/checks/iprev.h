@@ -1,0 +1,77 @@
+#pragma once
+/// iprev / forward-confirmed reverse DNS (RFC 8601 §3): pure decision plus async orchestration.
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rdns/dns/answer.h"
+#include "rdns/dns/ip_address.h"
+#include "rdns/dns/resolver.h"
+
+namespace rdns::checks {
+
+/// RFC 8601 §2.7.3 iprev results.
+enum class IprevResult : std::uint8_t { pass, fail, temperror, permerror };
+
+/// Why the result is what it is.
+enum class IprevReason : std::uint8_t {
+  forward_confirmed,  ///< pass: some PTR name has an A/AAAA equal to the client
+  no_ptr,             ///< fail: NXDOMAIN or NODATA for the PTR (confirmed when enabled)
+  no_forward_match,   ///< fail: PTR names exist, none maps back to the client
+  ptr_servfail,       ///< temperror: PTR lookup SERVFAIL
+  ptr_timeout,        ///< temperror: PTR lookup timed out
+  ptr_bogus,          ///< temperror: PTR answer failed DNSSEC validation
+  forward_temperror,  ///< temperror: no match while some forward lookup failed temporarily
+  unconfirmed,        ///< temperror: a negative answer could not be re-checked
+  malformed,          ///< permerror: the PTR data cannot name a host
+};
+
+struct IprevOptions {
+  /// Re-check a negative PTR answer without the negative cache before reporting no-ptr.
+  bool confirm_no_ptr = true;
+  /// Re-check negative forward answers before reporting no-forward-match.
+  bool confirm_no_forward_match = false;
+  /// At most this many PTR names are forward-confirmed (RFC 8601 §3 suggests a limit).
+  std::size_t max_names = 10;
+};
+
+/// The iprev verdict with all the evidence behind it.
+struct Iprev {
+  dns::IpAddress client;
+  IprevResult result = IprevResult::temperror;
+  IprevReason reason = IprevReason::ptr_servfail;
+  std::vector<std::string> ptr;       ///< every PTR name found, sorted
+  std::vector<std::string> verified;  ///< PTR names whose A/AAAA include the client
+  dns::Security dnssec = dns::Security::insecure;
+  std::vector<dns::Answer> evidence;  ///< every DNS answer used, in the order asked
+
+  bool operator==(const Iprev&) const = default;
+};
+
+[[nodiscard]] std::string_view to_string(IprevResult result);
+[[nodiscard]] std::string_view to_string(IprevReason reason);
+
+/// Pure decision. `ptr` is the (final) PTR answer for client.unmapped(); `forward` holds the
+/// A/AAAA answers for the PTR names that were looked up (any order). Fills every field except
+/// evidence.
+[[nodiscard]] Iprev decide_iprev(const dns::IpAddress& client, const dns::Answer& ptr,
+                                 const std::vector<dns::Answer>& forward);
+
+/// The PTR names worth forward-confirming: valid host names, sorted, deduplicated, at most
+/// `max_names`.
+[[nodiscard]] std::vector<std::string> ptr_names_to_confirm(const dns::Answer& ptr,
+                                                            std::size_t max_names);
+
+/// Runs the check asynchronously: PTR, optional confirmation, forward lookups in parallel.
+/// `done` runs exactly once, on whichever thread delivers the last answer.
+void start_iprev(dns::Resolver& resolver, const dns::IpAddress& client, IprevOptions options,
+                 std::function<void(Iprev)> done);
+
+/// Blocking helper around start_iprev.
+[[nodiscard]] Iprev check_iprev(dns::Resolver& resolver, const dns::IpAddress& client,
+                                IprevOptions options = {});
+
+}  // namespace rdns::checks

@@ -1,0 +1,38 @@
+#pragma once
+/// `rdns-milter --check IP`: run the engine once and print evidence, verdict and fix.
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "rdns/checks/iprev.h"
+#include "rdns/config/config.h"
+#include "rdns/dns/resolver.h"
+#include "rdns/policy/policy.h"
+
+namespace rdns::cli {
+
+/// Everything one check run found.
+struct Report {
+  checks::Iprev iprev;
+  policy::Verdict verdict;
+  std::vector<std::string> headers;  ///< "Authentication-Results: ..." lines
+};
+
+/// Runs the checks for `ip` with `config` over `resolver`, as the daemon would for a client
+/// connecting from `ip` (exemptions included).
+[[nodiscard]] Report run_check(dns::Resolver& resolver, const config::Config& config,
+                               const dns::IpAddress& ip);
+
+/// Plain-words advice for an iprev result; empty for pass.
+[[nodiscard]] std::string iprev_fix(const checks::Iprev& iprev);
+
+/// Human-readable report.
+void print_text(std::ostream& out, const Report& report);
+/// JSON report (the stable contract in README).
+void print_json(std::ostream& out, const Report& report);
+
+/// The authserv-id to use when neither the configuration nor the MTA names one: the host name.
+[[nodiscard]] std::string default_authserv_id();
+
+}  // namespace rdns::cli

@@ -1,0 +1,64 @@
+#pragma once
+/// Configuration: command line and config file, same option names (Boost.Program_options).
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "rdns/checks/iprev.h"
+#include "rdns/dns/ip_address.h"
+#include "rdns/dns/unbound_resolver.h"
+#include "rdns/policy/policy.h"
+
+namespace rdns::config {
+
+/// A configuration problem; what() is one line naming the file, the option and the value.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// The SMTP stage at which the verdict is applied.
+enum class Stage : std::uint8_t { connect, helo, mail, rcpt };
+
+[[nodiscard]] std::string_view to_string(Stage stage);
+
+/// Everything the daemon and the CLI run on. Immutable once built; shared as
+/// shared_ptr<const Config> so a reload can swap it for new connections.
+struct Config {
+  std::string config_file;  ///< the file read, empty if none
+  std::string socket = "inet:8894@127.0.0.1";
+  bool foreground = false;
+  dns::ResolverConfig resolver;
+  bool confirm_negative = true;
+  checks::IprevOptions iprev;  ///< confirm flags derived from confirm-negative + policy
+  policy::Policy policy;       ///< actions, replies, dry-run and the exemption lists
+  Stage decision_stage = Stage::rcpt;
+  std::string allow_address_file;
+  std::string allow_domain_file;
+  std::string authserv_id;            ///< empty: the MTA's j macro, else the host name
+  std::vector<std::string> warnings;  ///< accepted, but worth a log line at start
+};
+
+/// What the command line asked for.
+struct Invocation {
+  enum class Mode : std::uint8_t { run, check, help, version };
+  Mode mode = Mode::run;
+  std::string check_ip;
+  bool json = false;
+  std::string help_text;
+  std::vector<std::string> args;  ///< the arguments, kept for re-reading on SIGHUP
+  Config config;
+};
+
+/// The default configuration file; read when it exists and --config is not given.
+inline constexpr const char* default_config_file = "/etc/rdns-milter/rdns-milter.conf";
+
+/// Parses the arguments (without argv[0]) and the config file they name (or the default one
+/// when it exists). Throws ConfigError for unknown options, bad values and unreadable files.
+[[nodiscard]] Invocation parse_arguments(const std::vector<std::string>& args);
+
+/// Same, from main()'s argc/argv.
+[[nodiscard]] Invocation parse_command_line(int argc, const char* const argv[]);
+
+}  // namespace rdns::config

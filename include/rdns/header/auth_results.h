@@ -1,0 +1,47 @@
+#pragma once
+/// Authentication-Results (RFC 8601) formatting and header-value sanitizing. Pure functions.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "rdns/checks/iprev.h"
+
+namespace rdns::header {
+
+/// One resinfo of RFC 8601 §2.2: method=result [reason=...] ptype.property=value (comment).
+struct AuthResult {
+  std::string method;                                           ///< e.g. "iprev"
+  std::string result;                                           ///< e.g. "pass"
+  std::string reason;                                           ///< optional reason= text
+  std::vector<std::pair<std::string, std::string>> properties;  ///< {"smtp.remote-ip", "..."}
+  std::string comment;                                          ///< optional, without parentheses
+
+  bool operator==(const AuthResult&) const = default;
+};
+
+/// Replaces CR, LF, NUL, other controls and non-ASCII bytes with '?', collapses nothing else,
+/// and cuts the result to `max_length` bytes. Safe for any header position.
+[[nodiscard]] std::string sanitize(std::string_view value, std::size_t max_length = 255);
+
+/// A property value or reason as RFC 8601 wants it: a token as is, anything else as a quoted
+/// string (RFC 5322 quoted-string, with \" and \\ escaped), sanitized.
+[[nodiscard]] std::string value_or_quoted(std::string_view value);
+
+/// Comment text safe inside (...): sanitized, parentheses and backslashes escaped.
+[[nodiscard]] std::string comment_text(std::string_view value);
+
+/// The field body (after "Authentication-Results:"), e.g.
+/// " mx.example.org; iprev=pass smtp.remote-ip=192.0.2.7 (mail.example.com)". Each resinfo after
+/// the first goes on a folded line (";\n\t" between resinfos, as libmilter expects folding);
+/// with no results the body is " authserv-id; none" (RFC 8601 §2.2).
+[[nodiscard]] std::string assemble_auth_results(std::string_view authserv_id,
+                                                const std::vector<AuthResult>& results);
+
+/// The iprev resinfo (RFC 8601 §3): "iprev=pass smtp.remote-ip=192.0.2.7 (mail.example.com)";
+/// the comment names the verified host for pass and the reason otherwise.
+[[nodiscard]] AuthResult iprev_auth_result(const checks::Iprev& iprev);
+
+}  // namespace rdns::header

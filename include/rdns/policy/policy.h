@@ -1,0 +1,128 @@
+#pragma once
+/// Check results + exemptions -> one action and the SMTP reply. Pure.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rdns/checks/iprev.h"
+#include "rdns/dns/ip_address.h"
+
+namespace rdns::policy {
+
+/// What to do with the transaction. `accept` is also what the option value "ignore" means.
+enum class Action : std::uint8_t { accept, tag, tempfail, reject };
+
+/// An SMTP reply: "550 5.7.25 text".
+struct Reply {
+  std::string code;      ///< "550"
+  std::string enhanced;  ///< "5.7.25" (RFC 3463 / RFC 7372)
+  std::string text;
+
+  [[nodiscard]] std::string to_string() const;
+  bool operator==(const Reply&) const = default;
+};
+
+/// How one check result is handled.
+struct Rule {
+  Action action = Action::accept;
+  Reply reply;  ///< used for reject/tempfail; text may hold %{ip}, %{ptr}, %{reason}, ...
+  bool operator==(const Rule&) const = default;
+};
+
+/// Policy for iprev results (option names: iprev-no-ptr, iprev-no-forward-match, ...).
+struct IprevPolicy {
+  Rule no_ptr{Action::reject,
+              {"550", "5.7.25",
+               "Client address %{ip} has no PTR (reverse DNS) record; ask whoever controls the "
+               "address block to publish one whose name resolves back to %{ip}"}};
+  Rule no_forward_match{
+      Action::tag,
+      {"550", "5.7.25",
+       "The PTR name of %{ip} (%{ptr}) does not resolve back to %{ip}; give it an A/AAAA "
+       "record for %{ip}"}};
+  Rule temperror{
+      Action::tempfail,
+      {"450", "4.7.25", "Reverse DNS of %{ip} could not be checked (%{reason}); try again later"}};
+  Rule permerror{Action::tag,
+                 {"550", "5.7.25", "Reverse DNS data for %{ip} is malformed (%{reason})"}};
+  bool operator==(const IprevPolicy&) const = default;
+};
+
+/// Who is exempt from reject/tempfail (headers are still added).
+struct Exemptions {
+  std::vector<dns::Network> trusted_networks;  ///< option trusted-networks
+  std::vector<dns::Network> allow_addresses;   ///< read from allow-address-file
+  std::vector<std::string> allow_domains;      ///< read from allow-domain-file, lower-case
+  std::vector<std::string> recipients;         ///< "postmaster" (any domain) or "user@example.org"
+  bool operator==(const Exemptions&) const = default;
+};
+
+struct Policy {
+  IprevPolicy iprev;
+  Exemptions exemptions;
+  /// Never reject or tempfail; log what would have happened.
+  bool dry_run = false;
+  bool operator==(const Policy&) const = default;
+};
+
+/// Why a session is exempt from reject/tempfail, if it is.
+enum class Exemption : std::uint8_t {
+  none,
+  trusted_network,
+  authenticated,
+  recipient,
+  allowlisted_address,
+  allowlisted_domain,
+};
+
+/// One check's contribution to the verdict.
+struct Finding {
+  std::string check;  ///< "iprev"
+  std::string label;  ///< "fail(no-ptr)", for logs
+  Action action = Action::accept;
+  bool temporary = false;  ///< a DNS failure: never a permanent reject
+  std::optional<Reply> reply;
+  bool operator==(const Finding&) const = default;
+};
+
+/// The decision for a transaction.
+struct Verdict {
+  Action action = Action::accept;  ///< what is done
+  Action wanted = Action::accept;  ///< what the findings asked for before exemptions/dry-run
+  std::optional<Reply> reply;      ///< for reject/tempfail
+  std::string check;               ///< the check that decided, empty for accept
+  Exemption exemption = Exemption::none;
+  bool dry_run = false;
+  std::vector<Finding> findings;
+  bool operator==(const Verdict&) const = default;
+};
+
+/// The connection-level exemption for a client, if any: trusted network, SASL-authenticated,
+/// allow-listed address, or a verified PTR name at or below an allow-listed domain.
+[[nodiscard]] Exemption client_exemption(const Exemptions& exemptions, const dns::IpAddress& client,
+                                         bool authenticated,
+                                         const std::vector<std::string>& verified_names);
+
+/// True if mail to `recipient` (an address, angle brackets allowed) is always accepted
+/// (RFC 5321 §4.5.1 postmaster; abuse per RFC 2142).
+[[nodiscard]] bool recipient_exempt(const Exemptions& exemptions, std::string_view recipient);
+
+[[nodiscard]] std::string_view to_string(Action action);
+[[nodiscard]] std::optional<Action> parse_action(std::string_view text);
+[[nodiscard]] std::string_view to_string(Exemption exemption);
+
+/// Expands %{name} placeholders from `vars` (name, value pairs); unknown names stay as they are.
+[[nodiscard]] std::string expand(std::string_view text,
+                                 const std::vector<std::pair<std::string, std::string>>& vars);
+
+/// Maps an iprev result to a finding under the policy, with the reply text expanded.
+[[nodiscard]] Finding judge_iprev(const IprevPolicy& policy, const checks::Iprev& iprev);
+
+/// Combines findings: the strongest action wins (reject > tempfail > tag > accept), the first
+/// finding with it supplies the reply. A temporary finding never yields a 5xx: reject becomes
+/// tempfail with a 4xx code. An exemption or dry-run turns reject/tempfail into tag.
+[[nodiscard]] Verdict decide(std::vector<Finding> findings, Exemption exemption, bool dry_run);
+
+}  // namespace rdns::policy

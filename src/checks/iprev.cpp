@@ -1,0 +1,310 @@
+#include "rdns/checks/iprev.h"
+
+#include <algorithm>
+#include <future>
+#include <memory>
+#include <mutex>
+
+namespace rdns::checks {
+namespace {
+
+using dns::Answer;
+using dns::IpAddress;
+using dns::Outcome;
+using dns::RrType;
+using dns::Security;
+
+/// A PTR target we can look up: LDH labels (underscore tolerated, as many real PTRs use it),
+/// 1-63 octets each, at most 253 in all, at least one label, not the root.
+bool is_host_name(std::string_view name) {
+  if (name.empty() || name.size() > 253 || name == ".") {
+    return false;
+  }
+  std::size_t label = 0;
+  for (const char c : name) {
+    if (c == '.') {
+      if (label == 0) {
+        return false;
+      }
+      label = 0;
+      continue;
+    }
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    if (!ok || ++label > 63) {
+      return false;
+    }
+  }
+  return label > 0;
+}
+
+std::vector<std::string> all_names(const Answer& ptr) {
+  std::vector<std::string> names;
+  names.reserve(ptr.names.size());
+  for (const auto& name : ptr.names) {
+    names.push_back(dns::normalize_name(name));
+  }
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  return names;
+}
+
+/// Shared state of one asynchronous iprev run. Callbacks may arrive on any thread, in any order.
+class IprevRun : public std::enable_shared_from_this<IprevRun> {
+ public:
+  IprevRun(dns::Resolver& resolver, const IpAddress& client, IprevOptions options,
+           std::function<void(Iprev)> done)
+      : resolver_(resolver),
+        client_(client.unmapped()),
+        options_(options),
+        done_(std::move(done)) {}
+
+  void start() {
+    resolver_.resolve_async(
+        client_.reverse_name(), RrType::ptr, {},
+        [self = shared_from_this()](Answer answer) { self->on_ptr(std::move(answer)); });
+  }
+
+ private:
+  void on_ptr(Answer answer) {
+    evidence_.push_back(answer);
+    if (answer.negative() && options_.confirm_no_ptr && !answer.confirmed) {
+      // Note: confirm before reject. A stale negative cache must never become a 5xx.
+      resolver_.resolve_async(answer.name, RrType::ptr, {.bypass_cache = true},
+                              [self = shared_from_this()](Answer confirmed) {
+                                self->on_ptr_confirmed(std::move(confirmed));
+                              });
+      return;
+    }
+    on_ptr_final(std::move(answer));
+  }
+
+  void on_ptr_confirmed(Answer answer) {
+    answer.confirmed = true;
+    evidence_.push_back(answer);
+    if (answer.temporary_failure()) {
+      Iprev result = decide_iprev(client_, answer, {});
+      result.reason = IprevReason::unconfirmed;
+      finish(std::move(result));
+      return;
+    }
+    on_ptr_final(std::move(answer));
+  }
+
+  void on_ptr_final(Answer answer) {
+    ptr_ = std::move(answer);
+    names_ = ptr_names_to_confirm(ptr_, options_.max_names);
+    if (ptr_.outcome != Outcome::ok || names_.empty()) {
+      finish(decide_iprev(client_, ptr_, {}));
+      return;
+    }
+    forward_.resize(names_.size());
+    pending_ = names_.size();
+    const auto type = client_.is_v4() ? RrType::a : RrType::aaaa;
+    // Copy: a callback may finish the run (and touch names_) before this loop ends.
+    const auto names = names_;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      resolver_.resolve_async(names[i], type, {}, [self = shared_from_this(), i](Answer forward) {
+        self->on_forward(i, std::move(forward), false);
+      });
+    }
+  }
+
+  void on_forward(std::size_t index, Answer answer, bool recheck) {
+    std::unique_lock lock(mutex_);
+    if (recheck) {
+      answer.confirmed = true;
+      rechecks_.push_back(answer);
+    }
+    forward_[index] = std::move(answer);
+    if (--pending_ > 0) {
+      return;
+    }
+    Iprev result = decide_iprev(client_, ptr_, forward_);
+    if (!recheck && result.reason == IprevReason::no_forward_match &&
+        options_.confirm_no_forward_match) {
+      std::vector<std::size_t> negative;
+      for (std::size_t i = 0; i < forward_.size(); ++i) {
+        if (forward_[i].negative() && !forward_[i].confirmed) {
+          negative.push_back(i);
+        }
+      }
+      if (!negative.empty()) {
+        pending_ = negative.size();
+        const auto type = client_.is_v4() ? RrType::a : RrType::aaaa;
+        std::vector<std::string> names;
+        for (const auto i : negative) names.push_back(names_[i]);
+        lock.unlock();
+        for (std::size_t k = 0; k < negative.size(); ++k) {
+          resolver_.resolve_async(names[k], type, {.bypass_cache = true},
+                                  [self = shared_from_this(), i = negative[k]](Answer forward) {
+                                    self->on_forward(i, std::move(forward), true);
+                                  });
+        }
+        return;
+      }
+    }
+    lock.unlock();
+    finish(std::move(result));
+  }
+
+  void finish(Iprev result) {
+    result.evidence = evidence_;
+    for (const auto& answer : forward_) {
+      result.evidence.push_back(answer);
+    }
+    for (const auto& answer : rechecks_) {
+      result.evidence.push_back(answer);
+    }
+    done_(std::move(result));
+  }
+
+  dns::Resolver& resolver_;
+  IpAddress client_;
+  IprevOptions options_;
+  std::function<void(Iprev)> done_;
+  std::vector<Answer> evidence_;  // PTR and its confirmation: sequential, no lock needed
+  Answer ptr_;
+  std::vector<std::string> names_;
+  std::mutex mutex_;
+  std::vector<Answer> forward_;   // guarded by mutex_ while lookups are in flight
+  std::vector<Answer> rechecks_;  // guarded by mutex_
+  std::size_t pending_ = 0;       // guarded by mutex_
+};
+
+}  // namespace
+
+std::string_view to_string(IprevResult result) {
+  switch (result) {
+    case IprevResult::pass: return "pass";
+    case IprevResult::fail: return "fail";
+    case IprevResult::temperror: return "temperror";
+    case IprevResult::permerror: return "permerror";
+  }
+  return "?";
+}
+
+std::string_view to_string(IprevReason reason) {
+  switch (reason) {
+    case IprevReason::forward_confirmed: return "forward-confirmed";
+    case IprevReason::no_ptr: return "no-ptr";
+    case IprevReason::no_forward_match: return "no-forward-match";
+    case IprevReason::ptr_servfail: return "ptr-servfail";
+    case IprevReason::ptr_timeout: return "ptr-timeout";
+    case IprevReason::ptr_bogus: return "ptr-bogus";
+    case IprevReason::forward_temperror: return "forward-temperror";
+    case IprevReason::unconfirmed: return "unconfirmed-negative";
+    case IprevReason::malformed: return "malformed-ptr";
+  }
+  return "?";
+}
+
+std::vector<std::string> ptr_names_to_confirm(const Answer& ptr, std::size_t max_names) {
+  std::vector<std::string> names;
+  if (ptr.outcome != Outcome::ok) {
+    return names;
+  }
+  for (auto& name : all_names(ptr)) {
+    if (is_host_name(name)) {
+      names.push_back(std::move(name));
+    }
+  }
+  if (names.size() > max_names) {
+    names.resize(max_names);
+  }
+  return names;
+}
+
+Iprev decide_iprev(const IpAddress& client, const Answer& ptr, const std::vector<Answer>& forward) {
+  Iprev result;
+  result.client = client.unmapped();
+  result.dnssec = ptr.security;
+  switch (ptr.outcome) {
+    case Outcome::nxdomain:
+    case Outcome::nodata:
+      result.result = IprevResult::fail;
+      result.reason = IprevReason::no_ptr;
+      return result;
+    case Outcome::servfail:
+      result.result = IprevResult::temperror;
+      result.reason = IprevReason::ptr_servfail;
+      return result;
+    case Outcome::timeout:
+      result.result = IprevResult::temperror;
+      result.reason = IprevReason::ptr_timeout;
+      return result;
+    case Outcome::bogus:
+      result.result = IprevResult::temperror;
+      result.reason = IprevReason::ptr_bogus;
+      result.dnssec = Security::bogus;
+      return result;
+    case Outcome::ok: break;
+  }
+  result.ptr = all_names(ptr);
+  // Note: the limit is applied by the caller that looked the names up; here every usable
+  // name with a forward answer counts.
+  const auto usable = ptr_names_to_confirm(ptr, result.ptr.size());
+  if (usable.empty()) {
+    result.result = IprevResult::permerror;
+    result.reason = IprevReason::malformed;
+    return result;
+  }
+  const auto wanted = client.unmapped();
+  bool temporary = false;
+  bool all_verified_secure = true;
+  for (const auto& answer : forward) {
+    const auto name = dns::normalize_name(answer.name);
+    const auto it = std::lower_bound(usable.begin(), usable.end(), name);
+    if (it == usable.end() || *it != name) {
+      continue;
+    }
+    if (answer.security == Security::bogus) {
+      result.dnssec = Security::bogus;
+    }
+    if (answer.temporary_failure()) {
+      temporary = true;
+      continue;
+    }
+    if (answer.outcome == Outcome::ok && std::find(answer.addresses.begin(), answer.addresses.end(),
+                                                   wanted) != answer.addresses.end()) {
+      if (std::find(result.verified.begin(), result.verified.end(), name) ==
+          result.verified.end()) {
+        result.verified.push_back(name);
+        all_verified_secure = all_verified_secure && answer.security == Security::secure;
+      }
+    }
+  }
+  std::sort(result.verified.begin(), result.verified.end());
+  if (!result.verified.empty()) {
+    result.result = IprevResult::pass;
+    result.reason = IprevReason::forward_confirmed;
+    if (result.dnssec != Security::bogus) {
+      result.dnssec = ptr.security == Security::secure && all_verified_secure ? Security::secure
+                                                                              : Security::insecure;
+    }
+    return result;
+  }
+  // No forward answer at all proves nothing; neither does a temporary failure.
+  if (temporary || forward.empty()) {
+    result.result = IprevResult::temperror;
+    result.reason = IprevReason::forward_temperror;
+    return result;
+  }
+  result.result = IprevResult::fail;
+  result.reason = IprevReason::no_forward_match;
+  return result;
+}
+
+void start_iprev(dns::Resolver& resolver, const IpAddress& client, IprevOptions options,
+                 std::function<void(Iprev)> done) {
+  std::make_shared<IprevRun>(resolver, client, options, std::move(done))->start();
+}
+
+Iprev check_iprev(dns::Resolver& resolver, const IpAddress& client, IprevOptions options) {
+  auto promise = std::make_shared<std::promise<Iprev>>();
+  auto future = promise->get_future();
+  start_iprev(resolver, client, options,
+              [promise](Iprev result) { promise->set_value(std::move(result)); });
+  return future.get();
+}
+
+}  // namespace rdns::checks

@@ -1,0 +1,198 @@
+#include "rdns/cli/check.h"
+
+#include <unistd.h>
+
+#include <array>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include <fmt/format.h>
+
+#include "rdns/header/auth_results.h"
+
+namespace rdns::cli {
+namespace {
+
+using checks::IprevReason;
+using checks::IprevResult;
+
+std::string list_or_none(const std::vector<std::string>& items) {
+  return items.empty() ? "none" : fmt::format("{}", fmt::join(items, ", "));
+}
+
+/// The forward answer for a name, if the evidence holds one.
+const dns::Answer* forward_for(const checks::Iprev& iprev, const std::string& name) {
+  const dns::Answer* found = nullptr;
+  for (const auto& answer : iprev.evidence) {
+    if ((answer.type == dns::RrType::a || answer.type == dns::RrType::aaaa) &&
+        answer.name == name) {
+      found = &answer;  // the last one: a re-check supersedes the first answer
+    }
+  }
+  return found;
+}
+
+nlohmann::json answer_json(const dns::Answer& answer) {
+  nlohmann::json data = nlohmann::json::array();
+  for (const auto& name : answer.names) data.push_back(name);
+  for (const auto& address : answer.addresses) data.push_back(address.to_string());
+  for (const auto& text : answer.texts) data.push_back(text);
+  for (const auto& mx : answer.mx) data.push_back(fmt::format("{} {}", mx.preference, mx.exchange));
+  nlohmann::json json{
+      {"name", answer.name},
+      {"type", dns::to_string(answer.type)},
+      {"outcome", dns::to_string(answer.outcome)},
+      {"ttl", answer.ttl},
+      {"dnssec", dns::to_string(answer.security)},
+      {"data", data},
+      {"cname_chain", answer.cname_chain},
+      {"confirmed", answer.confirmed},
+  };
+  if (!answer.why_bogus.empty()) json["why_bogus"] = answer.why_bogus;
+  if (!answer.error.empty()) json["error"] = answer.error;
+  return json;
+}
+
+}  // namespace
+
+std::string default_authserv_id() {
+  std::array<char, 256> name{};
+  if (gethostname(name.data(), name.size() - 1) != 0 || name[0] == '\0') {
+    return "localhost";
+  }
+  return name.data();
+}
+
+Report run_check(dns::Resolver& resolver, const config::Config& config, const dns::IpAddress& ip) {
+  Report report;
+  report.iprev = checks::check_iprev(resolver, ip, config.iprev);
+  const auto exemption = policy::client_exemption(config.policy.exemptions, ip.unmapped(), false,
+                                                  report.iprev.verified);
+  report.verdict = policy::decide({policy::judge_iprev(config.policy.iprev, report.iprev)},
+                                  exemption, config.policy.dry_run);
+  const std::string id = config.authserv_id.empty() ? default_authserv_id() : config.authserv_id;
+  report.headers.push_back(
+      "Authentication-Results:" +
+      header::assemble_auth_results(id, {header::iprev_auth_result(report.iprev)}));
+  return report;
+}
+
+std::string iprev_fix(const checks::Iprev& iprev) {
+  const std::string ip = iprev.client.to_string();
+  const std::string reverse = iprev.client.reverse_name();
+  const std::string type = iprev.client.is_v4() ? "A" : "AAAA";
+  switch (iprev.reason) {
+    case IprevReason::forward_confirmed: return {};
+    case IprevReason::no_ptr:
+      return fmt::format(
+          "No PTR record for {0}. Ask whoever controls the address block (your ISP or hosting "
+          "provider, not your domain registrar) to create {1} PTR mail.example.com (your mail "
+          "server's real host name), and give mail.example.com an {2} record {0}.",
+          ip, reverse, type);
+    case IprevReason::no_forward_match: {
+      std::string found;
+      for (const auto& name : iprev.ptr) {
+        const auto* answer = forward_for(iprev, name);
+        if (answer == nullptr) continue;
+        std::vector<std::string> addresses;
+        for (const auto& a : answer->addresses) addresses.push_back(a.to_string());
+        found += fmt::format(
+            " {} has {}.", name,
+            answer->outcome == dns::Outcome::ok
+                ? fmt::format("{} {}", type, list_or_none(addresses))
+                : fmt::format("no {} record ({})", type, dns::to_string(answer->outcome)));
+      }
+      const std::string first = iprev.ptr.empty() ? "the PTR name" : iprev.ptr.front();
+      return fmt::format(
+          "{0} has PTR {1}, but no such name resolves back to {0}.{2} Add an {3} record "
+          "{4} -> {0} in the DNS of {4}, or have the PTR changed to a name that has an {3} "
+          "record {0}.",
+          ip, list_or_none(iprev.ptr), found, type, first);
+    }
+    case IprevReason::ptr_servfail:
+    case IprevReason::ptr_timeout:
+    case IprevReason::ptr_bogus:
+    case IprevReason::unconfirmed:
+      return fmt::format(
+          "The reverse DNS of {0} could not be read ({1}); mail is tempfailed, not rejected, and "
+          "the sender will retry. If this persists, whoever runs the name servers of {2} should "
+          "check them (try: dig +trace PTR {2}){3}.",
+          ip, checks::to_string(iprev.reason), reverse,
+          iprev.reason == IprevReason::ptr_bogus ? " and their DNSSEC signatures and DS records"
+                                                 : "");
+    case IprevReason::forward_temperror:
+      return fmt::format(
+          "{0} has PTR {1}, but looking up {2} failed temporarily, so the match could not be "
+          "confirmed. Check the name servers of {1}.",
+          ip, list_or_none(iprev.ptr), type);
+    case IprevReason::malformed:
+      return fmt::format(
+          "The PTR data of {0} ({1}) does not name a usable host. Ask whoever controls the "
+          "address block to set {2} PTR to your mail server's host name.",
+          ip, list_or_none(iprev.ptr), reverse);
+  }
+  return {};
+}
+
+void print_text(std::ostream& out, const Report& report) {
+  const auto& iprev = report.iprev;
+  out << fmt::format("Client {}\n\nDNS:\n", iprev.client.to_string());
+  for (const auto& answer : iprev.evidence) {
+    out << "  " << dns::describe(answer) << "\n";
+  }
+  out << fmt::format("\niprev: {} ({})", checks::to_string(iprev.result),
+                     checks::to_string(iprev.reason));
+  if (!iprev.verified.empty()) {
+    out << fmt::format(", verified {}", fmt::join(iprev.verified, ", "));
+  }
+  out << fmt::format(", DNSSEC {}\n", dns::to_string(iprev.dnssec));
+  const auto& verdict = report.verdict;
+  out << fmt::format("Action: {}", policy::to_string(verdict.action));
+  if (verdict.exemption != policy::Exemption::none) {
+    out << fmt::format(" (exempt: {}; would {})", policy::to_string(verdict.exemption),
+                       policy::to_string(verdict.wanted));
+  } else if (verdict.dry_run) {
+    out << fmt::format(" (dry-run; would {})", policy::to_string(verdict.wanted));
+  }
+  out << "\n";
+  if (verdict.reply) {
+    out << "Reply: " << verdict.reply->to_string() << "\n";
+  }
+  for (const auto& header : report.headers) {
+    out << header << "\n";
+  }
+  if (const auto fix = iprev_fix(iprev); !fix.empty()) {
+    out << "\nFix: " << fix << "\n";
+  }
+}
+
+void print_json(std::ostream& out, const Report& report) {
+  const auto& iprev = report.iprev;
+  nlohmann::json answers = nlohmann::json::array();
+  for (const auto& answer : iprev.evidence) answers.push_back(answer_json(answer));
+  nlohmann::json json{
+      {"ip", iprev.client.to_string()},
+      {"action", policy::to_string(report.verdict.action)},
+      {"reply", report.verdict.reply ? nlohmann::json(report.verdict.reply->to_string())
+                                     : nlohmann::json(nullptr)},
+      {"checks",
+       {{"iprev",
+         {{"result", checks::to_string(iprev.result)},
+          {"reason", checks::to_string(iprev.reason)},
+          {"ptr", iprev.ptr},
+          {"verified", iprev.verified},
+          {"dnssec", dns::to_string(iprev.dnssec)},
+          {"answers", answers},
+          {"fix", iprev_fix(iprev)}}}}},
+      {"headers", report.headers},
+  };
+  if (report.verdict.exemption != policy::Exemption::none) {
+    json["exemption"] = policy::to_string(report.verdict.exemption);
+  }
+  if (report.verdict.action != report.verdict.wanted) {
+    json["wanted"] = policy::to_string(report.verdict.wanted);
+  }
+  out << json.dump(2) << "\n";
+}
+
+}  // namespace rdns::cli

@@ -1,0 +1,110 @@
+#include "rdns/header/auth_results.h"
+
+#include <algorithm>
+
+namespace rdns::header {
+namespace {
+
+/// RFC 2045 token characters (RFC 8601 §2.2 uses "value" = token / quoted-string).
+bool is_token_char(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  if (u <= 0x20 || u >= 0x7f) {
+    return false;
+  }
+  constexpr std::string_view tspecials = "()<>@,;:\\\"/[]?=";
+  return tspecials.find(c) == std::string_view::npos;
+}
+
+/// A domain or address may stand unquoted in a pvalue (RFC 8601 §2.2 allows domain-name and
+/// the local-part@domain forms); '@', ':' and '/' are common there.
+bool is_pvalue_char(char c) {
+  return is_token_char(c) || c == '@' || c == ':' || c == '/';
+}
+
+}  // namespace
+
+std::string sanitize(std::string_view value, std::size_t max_length) {
+  std::string out;
+  out.reserve(std::min(value.size(), max_length));
+  for (const char c : value) {
+    if (out.size() >= max_length) {
+      break;
+    }
+    const auto u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u >= 0x7f) ? '?' : c;
+  }
+  return out;
+}
+
+std::string value_or_quoted(std::string_view value) {
+  const std::string clean = sanitize(value);
+  if (!clean.empty() && std::all_of(clean.begin(), clean.end(), is_pvalue_char)) {
+    return clean;
+  }
+  std::string quoted = "\"";
+  for (const char c : clean) {
+    if (c == '"' || c == '\\') {
+      quoted += '\\';
+    }
+    quoted += c;
+  }
+  quoted += '"';
+  return quoted;
+}
+
+std::string comment_text(std::string_view value) {
+  std::string out;
+  for (const char c : sanitize(value)) {
+    if (c == '(' || c == ')' || c == '\\') {
+      out += '\\';
+    }
+    out += c;
+  }
+  return out;
+}
+
+std::string assemble_auth_results(std::string_view authserv_id,
+                                  const std::vector<AuthResult>& results) {
+  std::string id = sanitize(authserv_id);
+  id.erase(std::remove_if(id.begin(), id.end(), [](char c) { return !is_pvalue_char(c); }),
+           id.end());
+  if (id.empty()) {
+    id = "localhost";
+  }
+  std::string body = " " + id + ";";
+  if (results.empty()) {
+    return body + " none";
+  }
+  bool first = true;
+  for (const auto& result : results) {
+    std::string resinfo = sanitize(result.method) + "=" + sanitize(result.result);
+    if (!result.reason.empty()) {
+      resinfo += " reason=" + value_or_quoted(result.reason);
+    }
+    for (const auto& [property, value] : result.properties) {
+      resinfo += " " + sanitize(property) + "=" + value_or_quoted(value);
+    }
+    if (!result.comment.empty()) {
+      resinfo += " (" + comment_text(result.comment) + ")";
+    }
+    body += first ? " " : ";\n\t";
+    body += resinfo;
+    first = false;
+  }
+  return body;
+}
+
+AuthResult iprev_auth_result(const checks::Iprev& iprev) {
+  AuthResult result;
+  result.method = "iprev";
+  result.result = std::string(checks::to_string(iprev.result));
+  result.properties.emplace_back("smtp.remote-ip", iprev.client.to_string());
+  if (iprev.result == checks::IprevResult::pass && !iprev.verified.empty()) {
+    result.comment = iprev.verified.front();
+  } else if (iprev.result != checks::IprevResult::pass) {
+    result.comment = std::string(checks::to_string(iprev.reason));
+  }
+  return result;
+}
+
+}  // namespace rdns::header

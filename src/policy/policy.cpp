@@ -1,0 +1,214 @@
+#include "rdns/policy/policy.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace rdns::policy {
+namespace {
+
+int rank(Action action) {
+  switch (action) {
+    case Action::accept: return 0;
+    case Action::tag: return 1;
+    case Action::tempfail: return 2;
+    case Action::reject: return 3;
+  }
+  return 0;
+}
+
+/// A 4xx form of a reply: a temporary failure must never be refused permanently.
+Reply temporary_reply(Reply reply) {
+  if (reply.code.empty() || reply.code[0] != '4') {
+    reply.code = "451";
+  }
+  if (reply.enhanced.empty() || reply.enhanced[0] != '4') {
+    reply.enhanced = reply.enhanced.size() > 1 ? "4" + reply.enhanced.substr(1) : "4.7.1";
+  }
+  return reply;
+}
+
+}  // namespace
+
+std::string Reply::to_string() const {
+  std::string line = code;
+  if (!enhanced.empty()) {
+    line += ' ';
+    line += enhanced;
+  }
+  if (!text.empty()) {
+    line += ' ';
+    line += text;
+  }
+  return line;
+}
+
+Exemption client_exemption(const Exemptions& exemptions, const dns::IpAddress& client,
+                           bool authenticated, const std::vector<std::string>& verified_names) {
+  const auto matches = [&client](const std::vector<dns::Network>& networks) {
+    return std::any_of(networks.begin(), networks.end(),
+                       [&client](const dns::Network& n) { return n.contains(client); });
+  };
+  if (matches(exemptions.trusted_networks)) return Exemption::trusted_network;
+  if (authenticated) return Exemption::authenticated;
+  if (matches(exemptions.allow_addresses)) return Exemption::allowlisted_address;
+  for (const auto& name : verified_names) {
+    for (const auto& domain : exemptions.allow_domains) {
+      if (name == domain || (name.size() > domain.size() && name.ends_with(domain) &&
+                             name[name.size() - domain.size() - 1] == '.')) {
+        return Exemption::allowlisted_domain;
+      }
+    }
+  }
+  return Exemption::none;
+}
+
+bool recipient_exempt(const Exemptions& exemptions, std::string_view recipient) {
+  if (recipient.size() >= 2 && recipient.front() == '<' && recipient.back() == '>') {
+    recipient = recipient.substr(1, recipient.size() - 2);
+  }
+  std::string address(recipient);
+  std::transform(address.begin(), address.end(), address.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const auto at = address.rfind('@');
+  const std::string local = at == std::string::npos ? address : address.substr(0, at);
+  return std::any_of(
+      exemptions.recipients.begin(), exemptions.recipients.end(), [&](const std::string& entry) {
+        return entry.find('@') == std::string::npos ? entry == local : entry == address;
+      });
+}
+
+std::string_view to_string(Action action) {
+  switch (action) {
+    case Action::accept: return "accept";
+    case Action::tag: return "tag";
+    case Action::tempfail: return "tempfail";
+    case Action::reject: return "reject";
+  }
+  return "?";
+}
+
+std::optional<Action> parse_action(std::string_view text) {
+  if (text == "reject") return Action::reject;
+  if (text == "tempfail") return Action::tempfail;
+  if (text == "tag") return Action::tag;
+  if (text == "ignore" || text == "accept") return Action::accept;
+  return std::nullopt;
+}
+
+std::string_view to_string(Exemption exemption) {
+  switch (exemption) {
+    case Exemption::none: return "none";
+    case Exemption::trusted_network: return "trusted-network";
+    case Exemption::authenticated: return "authenticated";
+    case Exemption::recipient: return "recipient";
+    case Exemption::allowlisted_address: return "allowlisted-address";
+    case Exemption::allowlisted_domain: return "allowlisted-domain";
+  }
+  return "?";
+}
+
+std::string expand(std::string_view text,
+                   const std::vector<std::pair<std::string, std::string>>& vars) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    const auto open = text.find("%{", pos);
+    if (open == std::string_view::npos) {
+      out.append(text.substr(pos));
+      break;
+    }
+    const auto close = text.find('}', open + 2);
+    if (close == std::string_view::npos) {
+      out.append(text.substr(pos));
+      break;
+    }
+    out.append(text.substr(pos, open - pos));
+    const auto name = text.substr(open + 2, close - open - 2);
+    bool found = false;
+    for (const auto& [key, value] : vars) {
+      if (key == name) {
+        out += value;
+        found = true;
+        break;
+      }
+    }
+    if (!found) {
+      out.append(text.substr(open, close - open + 1));
+    }
+    pos = close + 1;
+  }
+  return out;
+}
+
+Finding judge_iprev(const IprevPolicy& policy, const checks::Iprev& iprev) {
+  Finding finding;
+  finding.check = "iprev";
+  finding.label =
+      fmt::format("{}({})", checks::to_string(iprev.result), checks::to_string(iprev.reason));
+  const Rule* rule = nullptr;
+  switch (iprev.result) {
+    case checks::IprevResult::pass: return finding;
+    case checks::IprevResult::fail:
+      rule =
+          iprev.reason == checks::IprevReason::no_ptr ? &policy.no_ptr : &policy.no_forward_match;
+      break;
+    case checks::IprevResult::temperror:
+      rule = &policy.temperror;
+      finding.temporary = true;
+      break;
+    case checks::IprevResult::permerror: rule = &policy.permerror; break;
+  }
+  finding.action = rule->action;
+  if (rule->action == Action::reject || rule->action == Action::tempfail) {
+    const std::vector<std::pair<std::string, std::string>> vars{
+        {"ip", iprev.client.to_string()},
+        {"ptr", iprev.ptr.empty() ? "none" : fmt::format("{}", fmt::join(iprev.ptr, ", "))},
+        {"reason", std::string(checks::to_string(iprev.reason))},
+        {"result", std::string(checks::to_string(iprev.result))},
+    };
+    Reply reply = rule->reply;
+    reply.text = expand(reply.text, vars);
+    finding.reply = std::move(reply);
+  }
+  return finding;
+}
+
+Verdict decide(std::vector<Finding> findings, Exemption exemption, bool dry_run) {
+  Verdict verdict;
+  const Finding* decisive = nullptr;
+  for (auto& finding : findings) {
+    // Note: a temporary DNS failure never produces a permanent reject, whatever the rule says.
+    if (finding.temporary && finding.action == Action::reject) {
+      finding.action = Action::tempfail;
+    }
+    if (finding.action == Action::tempfail && finding.reply) {
+      finding.reply = temporary_reply(*finding.reply);
+    }
+    if (decisive == nullptr || rank(finding.action) > rank(decisive->action)) {
+      decisive = &finding;
+    }
+  }
+  if (decisive != nullptr && decisive->action != Action::accept) {
+    verdict.wanted = decisive->action;
+    verdict.check = decisive->check;
+    if (verdict.wanted == Action::reject || verdict.wanted == Action::tempfail) {
+      verdict.reply = decisive->reply;
+    }
+  }
+  verdict.action = verdict.wanted;
+  const bool refusing = verdict.wanted == Action::reject || verdict.wanted == Action::tempfail;
+  if (refusing && exemption != Exemption::none) {
+    verdict.exemption = exemption;
+    verdict.action = Action::tag;
+  } else if (refusing && dry_run) {
+    verdict.dry_run = true;
+    verdict.action = Action::tag;
+  }
+  verdict.findings = std::move(findings);
+  return verdict;
+}
+
+}  // namespace rdns::policy
