@@ -1,7 +1,5 @@
 #include "rdns/cli/check.h"
 
-#include <unistd.h>
-
 #include <array>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -9,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "rdns/header/auth_results.h"
+#include "rdns/session/session.h"
 
 namespace rdns::cli {
 namespace {
@@ -55,25 +54,19 @@ nlohmann::json answer_json(const dns::Answer& answer) {
 
 }  // namespace
 
-std::string default_authserv_id() {
-  std::array<char, 256> name{};
-  if (gethostname(name.data(), name.size() - 1) != 0 || name[0] == '\0') {
-    return "localhost";
-  }
-  return name.data();
-}
-
 Report run_check(dns::Resolver& resolver, const config::Config& config, const dns::IpAddress& ip) {
+  // The same Session the daemon runs per connection, driven once; the resolver is borrowed.
+  session::Runtime runtime{std::make_shared<const config::Config>(config),
+                           std::shared_ptr<dns::Resolver>(&resolver, [](dns::Resolver*) {})};
+  session::Session session(runtime, nullptr);
+  (void)session.connect("", ip, "");
   Report report;
-  report.iprev = checks::check_iprev(resolver, ip, config.iprev);
-  const auto exemption = policy::client_exemption(config.policy.exemptions, ip.unmapped(), false,
-                                                  report.iprev.verified);
-  report.verdict = policy::decide({policy::judge_iprev(config.policy.iprev, report.iprev)},
-                                  exemption, config.policy.dry_run);
-  const std::string id = config.authserv_id.empty() ? default_authserv_id() : config.authserv_id;
-  report.headers.push_back(
-      "Authentication-Results:" +
-      header::assemble_auth_results(id, {header::iprev_auth_result(report.iprev)}));
+  report.verdict = session.current_verdict();
+  report.iprev = *session.iprev();
+  const auto edits = session.end_of_message("");
+  for (const auto& [name, body] : edits.insert) {
+    report.headers.push_back(name + ":" + body);
+  }
   return report;
 }
 

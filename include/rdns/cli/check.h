@@ -32,7 +32,4 @@ void print_text(std::ostream& out, const Report& report);
 /// JSON report (the stable contract in README).
 void print_json(std::ostream& out, const Report& report);
 
-/// The authserv-id to use when neither the configuration nor the MTA names one: the host name.
-[[nodiscard]] std::string default_authserv_id();
-
 }  // namespace rdns::cli

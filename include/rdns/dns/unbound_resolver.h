@@ -22,6 +22,8 @@ struct ResolverConfig {
   std::chrono::milliseconds query_timeout{5000};
   unsigned cache_max_ttl = 86400;
   unsigned cache_max_negative_ttl = 300;
+
+  bool operator==(const ResolverConfig&) const = default;
 };
 
 /// libunbound-backed Resolver with its own event thread and per-query deadlines.

@@ -1,0 +1,112 @@
+#pragma once
+/// Per-connection state: starts the lookups at connect, applies the verdict at the configured
+/// stage, builds the headers at end of message. No libmilter here: the adapter converts.
+
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rdns/checks/iprev.h"
+#include "rdns/config/config.h"
+#include "rdns/dns/resolver.h"
+#include "rdns/policy/policy.h"
+
+namespace rdns::session {
+
+/// syslog-style priority (LOG_ERR, LOG_WARNING, LOG_INFO, ...) and one line of text.
+using Logger = std::function<void(int priority, const std::string& line)>;
+
+/// What the adapter tells the MTA after one SMTP event.
+struct Response {
+  enum class Kind : std::uint8_t { proceed, reject, tempfail };
+  Kind kind = Kind::proceed;
+  std::optional<policy::Reply> reply;
+  bool operator==(const Response&) const = default;
+};
+
+/// Header edits at end of message.
+struct HeaderEdits {
+  /// Fields to insert at the top, in order: {"Authentication-Results", " mx; iprev=pass ..."}.
+  std::vector<std::pair<std::string, std::string>> insert;
+  /// 1-based indexes of incoming Authentication-Results fields to delete, highest first.
+  std::vector<int> delete_auth_results;
+  bool operator==(const HeaderEdits&) const = default;
+};
+
+/// The configuration and resolver a connection runs on; swapped as a whole on reload.
+struct Runtime {
+  std::shared_ptr<const config::Config> config;
+  std::shared_ptr<dns::Resolver> resolver;
+};
+
+/// One SMTP connection. Methods are called from one thread at a time (the MTA's connection
+/// thread); DNS answers arrive on the resolver's thread.
+class Session {
+ public:
+  Session(Runtime runtime, Logger logger);
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  Session(Session&&) = delete;
+  Session& operator=(Session&&) = delete;
+  ~Session();
+
+  /// Connection opened. `client` is empty for non-IP connections (no checks then).
+  /// `mta_name` is the MTA's j macro, used as authserv-id when none is configured.
+  Response connect(std::string_view hostname, std::optional<dns::IpAddress> client,
+                   std::string_view mta_name);
+  Response helo(std::string_view name);
+  /// MAIL FROM; starts a new transaction. `auth_authen` is the SASL login name, if any.
+  Response mail(std::string_view sender, std::string_view auth_authen, std::string_view queue_id);
+  Response rcpt(std::string_view recipient, std::string_view queue_id);
+  void header(std::string_view name, std::string_view value);
+  HeaderEdits end_of_message(std::string_view queue_id);
+  /// The transaction was aborted (RSET, or the MTA gave up): forget per-message state.
+  void abort();
+
+  /// The verdict for the connection as it stands (what --check reports), logged once.
+  [[nodiscard]] const policy::Verdict& current_verdict() { return verdict("", "check"); }
+
+  /// The iprev result, waiting for it if needed (bounded); nullopt without a client address.
+  [[nodiscard]] std::optional<checks::Iprev> iprev();
+  [[nodiscard]] const std::string& authserv_id() const { return authserv_id_; }
+
+ private:
+  struct Message {
+    std::string sender;
+    bool authenticated = false;
+    int auth_results_seen = 0;
+    std::vector<int> forged;  // indexes of incoming Authentication-Results with our id
+    std::optional<policy::Verdict> verdict;
+    bool logged = false;
+  };
+
+  /// Decides (once per transaction, or once per connection before MAIL) and logs.
+  const policy::Verdict& verdict(std::string_view queue_id, std::string_view stage);
+  Response apply(const policy::Verdict& verdict) const;
+  void log(int priority, const std::string& line) const;
+
+  Runtime runtime_;
+  Logger logger_;
+  std::optional<dns::IpAddress> client_;
+  std::string hostname_;
+  std::string helo_;
+  std::string authserv_id_;
+  std::shared_future<checks::Iprev> iprev_;
+  std::optional<checks::Iprev> iprev_result_;
+  std::optional<policy::Verdict> connection_verdict_;  // decided before MAIL
+  bool connection_logged_ = false;
+  Message message_;
+};
+
+/// The host name, the authserv-id of last resort.
+[[nodiscard]] std::string default_authserv_id();
+
+/// The authserv-id an Authentication-Results field body names ("mx.example.org" in
+/// " mx.example.org 1; iprev=pass"), lower-case; empty when there is none.
+[[nodiscard]] std::string auth_results_id(std::string_view field_body);
+
+}  // namespace rdns::session

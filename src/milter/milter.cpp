@@ -1,0 +1,228 @@
+#include "milter/milter.h"
+
+#include <arpa/inet.h>
+#include <libmilter/mfapi.h>
+#include <syslog.h>
+
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace rdns::milter {
+namespace {
+
+Options options;  // set once by setup(), before any callback runs
+
+session::Session* session_of(SMFICTX* ctx) {
+  return static_cast<session::Session*>(smfi_getpriv(ctx));
+}
+
+std::string macro(SMFICTX* ctx, const char* name) {
+  const char* value = smfi_getsymval(ctx, const_cast<char*>(name));
+  return value != nullptr ? value : "";
+}
+
+/// Reply text for smfi_setreply: printable ASCII only, '%' doubled (libmilter formats it).
+std::string reply_text(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f) {
+      out += '?';
+    } else if (c == '%') {
+      out += "%%";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+sfsistat respond(SMFICTX* ctx, const session::Response& response) {
+  using Kind = session::Response::Kind;
+  if (response.kind == Kind::proceed) {
+    return SMFIS_CONTINUE;
+  }
+  if (response.reply) {
+    auto code = response.reply->code;
+    auto enhanced = response.reply->enhanced;
+    auto text = reply_text(response.reply->text);
+    smfi_setreply(ctx, code.data(), enhanced.data(), text.data());
+  }
+  return response.kind == Kind::reject ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+}
+
+/// Runs one callback body; any exception is logged with the queue id and becomes a tempfail.
+template <typename Body>
+sfsistat guarded(SMFICTX* ctx, const char* step, Body&& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    const auto queue_id = macro(ctx, "i");
+    options.logger(LOG_ERR, fmt::format("{}: {} failed: {}; tempfailing",
+                                        queue_id.empty() ? "NOQUEUE" : queue_id, step, e.what()));
+  } catch (...) {
+    options.logger(LOG_ERR, fmt::format("{} failed with an unknown error; tempfailing", step));
+  }
+  return SMFIS_TEMPFAIL;
+}
+
+std::optional<dns::IpAddress> address_of(const sockaddr* sa) {
+  if (sa == nullptr) return std::nullopt;
+  if (sa->sa_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+    return dns::IpAddress::from_bytes(dns::IpAddress::Family::v4,
+                                      reinterpret_cast<const std::uint8_t*>(&in->sin_addr));
+  }
+  if (sa->sa_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    return dns::IpAddress::from_bytes(dns::IpAddress::Family::v6,
+                                      reinterpret_cast<const std::uint8_t*>(&in6->sin6_addr));
+  }
+  return std::nullopt;
+}
+
+sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long /*f2*/,
+                      unsigned long /*f3*/, unsigned long* pf0, unsigned long* pf1,
+                      unsigned long* pf2, unsigned long* pf3) {
+  constexpr unsigned long required = SMFIF_ADDHDRS | SMFIF_CHGHDRS;
+  if ((f0 & required) != required) {
+    options.logger(LOG_ERR,
+                   "the MTA does not allow adding and changing header fields; refusing to run "
+                   "(Postfix: upgrade; sendmail: check the milter flags)");
+    return SMFIS_REJECT;
+  }
+  *pf0 = required | (f0 & SMFIF_SETSYMLIST);
+  // Skip the steps we do not use.
+  *pf1 = f1 & (SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOEOH);
+  *pf2 = 0;
+  *pf3 = 0;
+  if ((f0 & SMFIF_SETSYMLIST) != 0) {
+    smfi_setsymlist(ctx, SMFIM_CONNECT,
+                    const_cast<char*>("j {daemon_name} {if_addr} {daemon_addr}"));
+    smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("i {auth_authen} {auth_type}"));
+    smfi_setsymlist(ctx, SMFIM_ENVRCPT, const_cast<char*>("i"));
+    smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>("i"));
+  }
+  return SMFIS_CONTINUE;
+}
+
+sfsistat on_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* address) {
+  return guarded(ctx, "connect", [&] {
+    delete session_of(ctx);  // NOLINT(cppcoreguidelines-owning-memory): a re-used context
+    auto* session = new session::Session(options.runtime(), options.logger);  // NOLINT
+    smfi_setpriv(ctx, session);
+    return respond(ctx, session->connect(hostname != nullptr ? hostname : "", address_of(address),
+                                         macro(ctx, "j")));
+  });
+}
+
+sfsistat on_helo(SMFICTX* ctx, char* name) {
+  return guarded(ctx, "helo", [&] {
+    auto* session = session_of(ctx);
+    return session != nullptr ? respond(ctx, session->helo(name != nullptr ? name : ""))
+                              : SMFIS_CONTINUE;
+  });
+}
+
+sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
+  return guarded(ctx, "mail", [&] {
+    auto* session = session_of(ctx);
+    const char* sender = argv != nullptr && argv[0] != nullptr ? argv[0] : "";
+    return session != nullptr
+               ? respond(ctx, session->mail(sender, macro(ctx, "{auth_authen}"), macro(ctx, "i")))
+               : SMFIS_CONTINUE;
+  });
+}
+
+sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
+  return guarded(ctx, "rcpt", [&] {
+    auto* session = session_of(ctx);
+    const char* recipient = argv != nullptr && argv[0] != nullptr ? argv[0] : "";
+    return session != nullptr ? respond(ctx, session->rcpt(recipient, macro(ctx, "i")))
+                              : SMFIS_CONTINUE;
+  });
+}
+
+sfsistat on_header(SMFICTX* ctx, char* name, char* value) {
+  return guarded(ctx, "header", [&] {
+    if (auto* session = session_of(ctx); session != nullptr) {
+      session->header(name != nullptr ? name : "", value != nullptr ? value : "");
+    }
+    return SMFIS_CONTINUE;
+  });
+}
+
+sfsistat on_eom(SMFICTX* ctx) {
+  return guarded(ctx, "end of message", [&] {
+    auto* session = session_of(ctx);
+    if (session == nullptr) return SMFIS_CONTINUE;
+    const auto edits = session->end_of_message(macro(ctx, "i"));
+    for (const int index : edits.delete_auth_results) {
+      smfi_chgheader(ctx, const_cast<char*>("Authentication-Results"), index, nullptr);
+    }
+    for (auto it = edits.insert.rbegin(); it != edits.insert.rend(); ++it) {
+      auto name = it->first;
+      // Without SMFIP_HDR_LEADSPC the MTA puts the space after the colon itself.
+      auto value = it->second.starts_with(' ') ? it->second.substr(1) : it->second;
+      if (smfi_insheader(ctx, 0, name.data(), value.data()) != MI_SUCCESS) {
+        throw std::runtime_error("smfi_insheader refused the " + name + " field");
+      }
+    }
+    return SMFIS_CONTINUE;
+  });
+}
+
+sfsistat on_abort(SMFICTX* ctx) {
+  return guarded(ctx, "abort", [&] {
+    if (auto* session = session_of(ctx); session != nullptr) session->abort();
+    return SMFIS_CONTINUE;
+  });
+}
+
+sfsistat on_close(SMFICTX* ctx) {
+  delete session_of(ctx);  // NOLINT(cppcoreguidelines-owning-memory)
+  smfi_setpriv(ctx, nullptr);
+  return SMFIS_CONTINUE;
+}
+
+}  // namespace
+
+void setup(const Options& opts) {
+  options = opts;
+  static smfiDesc desc{};
+  desc.xxfi_name = const_cast<char*>("rdns-milter");
+  desc.xxfi_version = SMFI_VERSION;
+  desc.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_SETSYMLIST;
+  desc.xxfi_connect = on_connect;
+  desc.xxfi_helo = on_helo;
+  desc.xxfi_envfrom = on_envfrom;
+  desc.xxfi_envrcpt = on_envrcpt;
+  desc.xxfi_header = on_header;
+  desc.xxfi_eom = on_eom;
+  desc.xxfi_abort = on_abort;
+  desc.xxfi_close = on_close;
+  desc.xxfi_negotiate = on_negotiate;
+  if (smfi_setconn(const_cast<char*>(options.socket.c_str())) != MI_SUCCESS) {
+    throw std::runtime_error(fmt::format("socket {}: not a valid milter socket", options.socket));
+  }
+  if (smfi_register(desc) != MI_SUCCESS) {
+    throw std::runtime_error("smfi_register failed");
+  }
+  if (smfi_opensocket(1) != MI_SUCCESS) {
+    throw std::runtime_error(fmt::format(
+        "socket {}: cannot listen (in use, or no permission on its directory)", options.socket));
+  }
+}
+
+int run() {
+  return smfi_main();
+}
+
+void stop() {
+  smfi_stop();
+}
+
+}  // namespace rdns::milter

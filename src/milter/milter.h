@@ -1,0 +1,26 @@
+#pragma once
+/// The libmilter adapter: callbacks -> Session, nothing else.
+
+#include <functional>
+#include <string>
+
+#include "rdns/session/session.h"
+
+namespace rdns::milter {
+
+struct Options {
+  std::string socket;                         ///< unix:/path or inet:PORT@HOST
+  std::function<session::Runtime()> runtime;  ///< the configuration for a new connection
+  session::Logger logger;
+};
+
+/// Registers the filter and opens the socket; throws std::runtime_error naming the problem.
+void setup(const Options& options);
+
+/// Runs libmilter's main loop until stop(); returns its status (MI_SUCCESS is 0).
+int run();
+
+/// Asks the main loop to stop (safe from any thread).
+void stop();
+
+}  // namespace rdns::milter
