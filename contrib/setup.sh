@@ -1,0 +1,66 @@
+#!/bin/sh
+# Set up rdns-milter on Debian 12 and run it or its tests.
+#   contrib/setup.sh run    install packages (as root), build, run the milter in the foreground
+#   contrib/setup.sh test   install packages (as root), build, run every test suite
+#   contrib/setup.sh build  install packages (as root) and build only
+# Idempotent and non-interactive; packages already installed are not fetched again.
+set -eu
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+build=${RDNS_BUILD_DIR:-build}
+mode=${1:-run}
+shift || true
+
+# Build, run and test dependencies (Debian 12 package names).
+packages="build-essential g++ meson ninja-build pkg-config python3 clang-format
+  libmilter-dev libunbound-dev libevent-dev nettle-dev libldns-dev libspf2-dev
+  libboost-program-options-dev libfmt-dev nlohmann-json3-dev libyaml-cpp-dev
+  libgtest-dev libgmock-dev googletest dns-root-data
+  knot knot-dnsutils nsd rbldnsd dnsutils ldnsutils swaks miltertest postfix"
+
+missing=""
+for p in $packages; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: missing packages:$missing; run this script as root to install them" >&2
+    exit 1
+  fi
+  echo "setup: installing$missing"
+  # Postfix is only used by the tests, on private ports; keep its Debian configuration inert.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq $missing >/dev/null
+fi
+
+if [ ! -f "$build/build.ninja" ]; then
+  meson setup "$build" -Dwerror=true >/dev/null
+fi
+ninja -C "$build" >/dev/null
+
+case "$mode" in
+  build) ;;
+  run)
+    echo "setup: starting rdns-milter in the foreground (Ctrl-C stops it)"
+    exec "$build/src/rdns-milter" --foreground "$@"
+    ;;
+  test)
+    status=0
+    meson test -C "$build" --print-errorlogs --num-processes 2 "$@" >"$build/test-output.txt" 2>&1 || status=$?
+    cat "$build/test-output.txt"
+    # One plain summary line for CI, from meson's own counts.
+    awk '
+      /^Ok:/ {ok=$2} /^Expected Fail:/ {xf=$3} /^Fail:/ {fail=$2}
+      /^Unexpected Pass:/ {up=$3} /^Skipped:/ {skip=$2} /^Timeout:/ {to=$2}
+      END { printf "%d passed, %d failed, %d skipped\n", ok+xf, fail+up+to, skip }
+    ' "$build/test-output.txt"
+    exit "$status"
+    ;;
+  *)
+    echo "usage: contrib/setup.sh run|test|build [ARGS...]" >&2
+    exit 2
+    ;;
+esac
