@@ -401,8 +401,13 @@ Invocation parse_arguments(const std::vector<std::string>& args) {
                                     explicit_file ? " given with --config" : ""));
     }
     try {
-      const auto parsed = po::parse_config_file(in, options, false);
+      auto parsed = po::parse_config_file(in, options, true);
       for (const auto& option : parsed.options) {
+        if (option.unregistered) {
+          throw ConfigError(fmt::format(
+              "{}: unknown option '{}' (value '{}'); see rdns-milter --help for the options", file,
+              option.string_key, option.value.empty() ? std::string() : option.value.front()));
+        }
         if (option.string_key == "config" || option.string_key == "check" ||
             option.string_key == "help" || option.string_key == "version") {
           throw ConfigError(
