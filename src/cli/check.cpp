@@ -54,15 +54,22 @@ nlohmann::json answer_json(const dns::Answer& answer) {
 
 }  // namespace
 
-Report run_check(dns::Resolver& resolver, const config::Config& config, const dns::IpAddress& ip) {
+Report run_check(dns::Resolver& resolver, const config::Config& config, const dns::IpAddress& ip,
+                 const std::optional<std::string>& helo) {
   // The same Session the daemon runs per connection, driven once; the resolver is borrowed.
   session::Runtime runtime{std::make_shared<const config::Config>(config),
                            std::shared_ptr<dns::Resolver>(&resolver, [](dns::Resolver*) {})};
   session::Session session(runtime, nullptr);
   (void)session.connect("", ip, "");
+  if (helo) {
+    (void)session.helo(*helo);
+  }
   Report report;
   report.verdict = session.current_verdict();
   report.iprev = *session.iprev();
+  if (helo) {
+    report.helo = session.helo_result();
+  }
   const auto edits = session.end_of_message("");
   for (const auto& [name, body] : edits.insert) {
     report.headers.push_back(name + ":" + body);
@@ -127,6 +134,57 @@ std::string iprev_fix(const checks::Iprev& iprev) {
   return {};
 }
 
+std::string helo_fix(const checks::Helo& helo, const checks::Iprev& iprev) {
+  using checks::HeloReason;
+  const std::string ip = iprev.client.to_string();
+  const std::string name = helo.helo;
+  const std::string example =
+      !iprev.verified.empty() ? iprev.verified.front() : std::string("mail.example.com");
+  const std::string advice = fmt::format(
+      "Set its HELO name to its public host name, e.g. {}, whose {} record is {} and whose PTR "
+      "points back to it.",
+      example, iprev.client.is_v4() ? "A" : "AAAA", ip);
+  switch (helo.reason) {
+    case HeloReason::ok:
+    case HeloReason::no_helo: return {};
+    case HeloReason::syntax:
+      return fmt::format(
+          "Your server introduces itself as \"{}\", which is not a valid host "
+          "name or address literal: {}. {}",
+          name, helo.parsed.error, advice);
+    case HeloReason::not_fqdn:
+      return fmt::format("Your server introduces itself as {}, a bare name without a domain. {}",
+                         name, advice);
+    case HeloReason::bad_tld: {
+      const auto dot = helo.parsed.domain.rfind('.');
+      const auto tld =
+          dot == std::string::npos ? helo.parsed.domain : helo.parsed.domain.substr(dot + 1);
+      return fmt::format(
+          "Your server introduces itself as {}; .{} is not a public top-level domain. {}", name,
+          tld, advice);
+    }
+    case HeloReason::no_address:
+      return fmt::format(
+          "{} has no A, AAAA or MX record. Publish {} A {} (or use a name that "
+          "has it).",
+          name, name, ip);
+    case HeloReason::mismatch:
+      return fmt::format(
+          "{} resolves, but not to {}. Either add {} to its records or use the "
+          "host name that does (e.g. the PTR name {}).",
+          name, ip, ip, example);
+    case HeloReason::forged_local:
+      return fmt::format(
+          "The client claims to be {}, which is this server's own name or "
+          "address. A real client never does that.",
+          name);
+    case HeloReason::dns_error:
+      return fmt::format("The DNS lookups for {} failed temporarily; check its name servers.",
+                         name);
+  }
+  return {};
+}
+
 void print_text(std::ostream& out, const Report& report) {
   const auto& iprev = report.iprev;
   out << fmt::format("Client {}\n\nDNS:\n", iprev.client.to_string());
@@ -139,6 +197,27 @@ void print_text(std::ostream& out, const Report& report) {
     out << fmt::format(", verified {}", fmt::join(iprev.verified, ", "));
   }
   out << fmt::format(", DNSSEC {}\n", dns::to_string(iprev.dnssec));
+  if (report.helo) {
+    const auto& helo = *report.helo;
+    out << fmt::format("\nHELO {}:\n", helo.helo);
+    switch (helo.parsed.kind) {
+      case checks::HeloName::Kind::invalid:
+        out << fmt::format("  syntax: invalid ({})\n", helo.parsed.error);
+        break;
+      case checks::HeloName::Kind::address_literal:
+        out << fmt::format("  syntax: address literal {}\n", helo.parsed.literal->to_string());
+        break;
+      case checks::HeloName::Kind::domain:
+        out << fmt::format("  syntax: domain {}\n", helo.parsed.domain);
+        break;
+    }
+    for (const auto& answer : helo.evidence) {
+      out << "  " << dns::describe(answer) << "\n";
+    }
+    out << fmt::format("helo: {} ({}){}\n", checks::to_string(helo.result),
+                       checks::to_string(helo.reason),
+                       helo.matched_by_ptr ? ", matches the verified PTR name" : "");
+  }
   const auto& verdict = report.verdict;
   out << fmt::format("Action: {}", policy::to_string(verdict.action));
   if (verdict.exemption != policy::Exemption::none) {
@@ -156,6 +235,11 @@ void print_text(std::ostream& out, const Report& report) {
   }
   if (const auto fix = iprev_fix(iprev); !fix.empty()) {
     out << "\nFix: " << fix << "\n";
+  }
+  if (report.helo) {
+    if (const auto fix = helo_fix(*report.helo, iprev); !fix.empty()) {
+      out << "\nFix (HELO): " << fix << "\n";
+    }
   }
 }
 
@@ -179,6 +263,23 @@ void print_json(std::ostream& out, const Report& report) {
           {"fix", iprev_fix(iprev)}}}}},
       {"headers", report.headers},
   };
+  if (report.helo) {
+    const auto& helo = *report.helo;
+    nlohmann::json helo_answers = nlohmann::json::array();
+    for (const auto& answer : helo.evidence) helo_answers.push_back(answer_json(answer));
+    std::vector<std::string> addresses;
+    for (const auto& address : helo.addresses) addresses.push_back(address.to_string());
+    json["checks"]["helo"] = {
+        {"result", checks::to_string(helo.result)},
+        {"reason", checks::to_string(helo.reason)},
+        {"helo", helo.helo},
+        {"addresses", addresses},
+        {"matched_by_ptr", helo.matched_by_ptr},
+        {"answers", helo_answers},
+        {"fix", helo_fix(helo, iprev)},
+    };
+    if (!helo.parsed.error.empty()) json["checks"]["helo"]["syntax_error"] = helo.parsed.error;
+  }
   if (report.verdict.exemption != policy::Exemption::none) {
     json["exemption"] = policy::to_string(report.verdict.exemption);
   }

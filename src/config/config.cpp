@@ -16,81 +16,121 @@ namespace {
 
 namespace po = boost::program_options;
 
+/// One configurable rule: option NAME (the action) and NAME-reply (the SMTP reply).
 struct RuleOption {
   const char* name;
-  policy::Rule policy::IprevPolicy::*rule;
+  policy::Rule& (*rule)(policy::Policy&);
+  const char* help;
+  bool temporary;  // a DNS failure: never a 5xx
 };
 
-constexpr RuleOption iprev_rules[] = {
-    {"iprev-no-ptr", &policy::IprevPolicy::no_ptr},
-    {"iprev-no-forward-match", &policy::IprevPolicy::no_forward_match},
-    {"iprev-temperror", &policy::IprevPolicy::temperror},
-    {"iprev-permerror", &policy::IprevPolicy::permerror},
+const RuleOption rule_options[] = {
+    {"iprev-no-ptr", [](policy::Policy& p) -> policy::Rule& { return p.iprev.no_ptr; },
+     "iprev fail, no PTR record (default reject, 550 5.7.25)", false},
+    {"iprev-no-forward-match",
+     [](policy::Policy& p) -> policy::Rule& { return p.iprev.no_forward_match; },
+     "iprev fail, no PTR name resolves back (default tag)", false},
+    {"iprev-temperror", [](policy::Policy& p) -> policy::Rule& { return p.iprev.temperror; },
+     "iprev temperror (default tempfail, 450 4.7.25; never a 5xx)", true},
+    {"iprev-permerror", [](policy::Policy& p) -> policy::Rule& { return p.iprev.permerror; },
+     "iprev permerror, malformed PTR data (default tag)", false},
+    {"helo-syntax", [](policy::Policy& p) -> policy::Rule& { return p.helo.syntax; },
+     "HELO not a valid domain or address literal (default reject, 550 5.5.2)", false},
+    {"helo-not-fqdn", [](policy::Policy& p) -> policy::Rule& { return p.helo.not_fqdn; },
+     "HELO a single label (default reject, 550 5.5.2)", false},
+    {"helo-bad-tld", [](policy::Policy& p) -> policy::Rule& { return p.helo.bad_tld; },
+     "HELO in a private or non-existent TLD (default reject, 550 5.5.2)", false},
+    {"helo-no-address", [](policy::Policy& p) -> policy::Rule& { return p.helo.no_address; },
+     "HELO name without A, AAAA or MX (default tag)", false},
+    {"helo-mismatch", [](policy::Policy& p) -> policy::Rule& { return p.helo.mismatch; },
+     "HELO name does not resolve to the client (default tag; RFC 5321 4.1.4)", false},
+    {"helo-forged-local", [](policy::Policy& p) -> policy::Rule& { return p.helo.forged_local; },
+     "HELO claims one of our names or addresses (default reject, 550 5.7.1)", false},
+    {"helo-temperror", [](policy::Policy& p) -> policy::Rule& { return p.helo.temperror; },
+     "HELO lookups failed temporarily (default tag; never a 5xx)", true},
 };
+
+/// Adds one option that takes a value.
+void value_option(po::options_description& group, const std::string& name, const char* value_name,
+                  const char* help) {
+  group.add_options()(name.c_str(), po::value<std::string>()->value_name(value_name), help);
+}
+
+/// Adds one yes/no option; a bare --name means yes.
+void flag_option(po::options_description& group, const char* name, const char* help) {
+  group.add_options()(name, po::value<std::string>()->implicit_value("yes")->value_name("yes|no"),
+                      help);
+}
 
 po::options_description describe_options() {
   po::options_description general("General");
-  general.add_options()("help,h", "print this help and exit")("version",
-                                                              "print the version and exit")(
-      "config,c", po::value<std::string>(),
-      "configuration file (default /etc/rdns-milter/rdns-milter.conf when it exists)")(
-      "check", po::value<std::string>()->value_name("IP"),
-      "check one client address, print the evidence, the verdict and the fix, and exit")(
-      "json", "with --check: print JSON")(
-      "socket", po::value<std::string>()->value_name("SPEC"),
-      "milter socket: unix:/path or inet:PORT@HOST (default inet:8894@127.0.0.1)")(
-      "foreground", po::value<std::string>()->implicit_value("yes")->value_name("yes|no"),
-      "stay in the foreground and log to stderr too");
+  general.add_options()("help,h", "print this help and exit");
+  general.add_options()("version", "print the version and exit");
+  general.add_options()("config,c", po::value<std::string>()->value_name("FILE"),
+                        "configuration file (default /etc/rdns-milter/rdns-milter.conf when it "
+                        "exists)");
+  value_option(general, "check", "IP",
+               "check one client address, print the evidence, the verdict and the fix, exit");
+  value_option(general, "helo", "NAME", "with --check: the HELO/EHLO name to check as well");
+  general.add_options()("json", "with --check: print JSON");
+  value_option(general, "socket", "SPEC",
+               "milter socket: unix:/path or inet:PORT@HOST (default inet:8894@127.0.0.1)");
+  flag_option(general, "foreground", "stay in the foreground and log to stderr too");
 
   po::options_description resolver("Resolver");
+  value_option(resolver, "unbound-config", "FILE",
+               "an unbound.conf for libunbound (stub zones, forward zones, trust anchors)");
   resolver.add_options()(
-      "unbound-config", po::value<std::string>()->value_name("FILE"),
-      "an unbound.conf for libunbound (stub zones, forward zones, trust anchors)")(
       "forwarder", po::value<std::vector<std::string>>()->composing()->value_name("ADDR[@PORT]"),
-      "forward queries to this resolver (repeatable); default: full recursion")(
-      "trust-anchor-file", po::value<std::string>()->value_name("FILE"),
-      "DNSSEC root trust anchor (default /usr/share/dns/root.key; empty: no validation)")(
-      "query-timeout", po::value<std::string>()->value_name("SECONDS"),
-      "deadline of one DNS query (default 5)")("cache-max-ttl",
-                                               po::value<std::string>()->value_name("SECONDS"),
-                                               "cap on cached TTLs (default 86400)")(
-      "cache-max-negative-ttl", po::value<std::string>()->value_name("SECONDS"),
-      "cap on cached NXDOMAIN/NODATA TTLs (default 300)")(
-      "confirm-negative", po::value<std::string>()->value_name("yes|no"),
-      "re-check a negative answer without the cache before it leads to a reject (default yes)");
+      "forward queries to this resolver (repeatable); default: full recursion");
+  value_option(resolver, "trust-anchor-file", "FILE",
+               "DNSSEC root trust anchor (default /usr/share/dns/root.key; empty: no validation)");
+  value_option(resolver, "query-timeout", "SECONDS", "deadline of one DNS query (default 5)");
+  value_option(resolver, "cache-max-ttl", "SECONDS", "cap on cached TTLs (default 86400)");
+  value_option(resolver, "cache-max-negative-ttl", "SECONDS",
+               "cap on cached NXDOMAIN/NODATA TTLs (default 300)");
+  flag_option(resolver, "confirm-negative",
+              "re-check a negative answer without any cache before it leads to a reject "
+              "(default yes)");
 
+  po::options_description actions(
+      "Actions: reject|tempfail|tag|ignore; each NAME also has NAME-reply = \"CODE X.Y.Z "
+      "text\" with %{ip}, %{ptr}, %{helo}, %{reason}");
+  for (const auto& option : rule_options) {
+    value_option(actions, option.name, "ACTION", option.help);
+  }
   po::options_description pol("Policy");
-  pol.add_options()("iprev-no-ptr", po::value<std::string>()->value_name("ACTION"),
-                    "reject|tempfail|tag|ignore for iprev fail/no-ptr (default reject)")(
-      "iprev-no-forward-match", po::value<std::string>()->value_name("ACTION"),
-      "action for iprev fail/no-forward-match (default tag)")(
-      "iprev-temperror", po::value<std::string>()->value_name("ACTION"),
-      "action for iprev temperror (default tempfail; never a 5xx)")(
-      "iprev-permerror", po::value<std::string>()->value_name("ACTION"),
-      "action for iprev permerror (default tag)")(
-      "iprev-no-ptr-reply", po::value<std::string>()->value_name("REPLY"),
-      "SMTP reply, e.g. \"550 5.7.25 text with %{ip}\"")(
-      "iprev-no-forward-match-reply", po::value<std::string>()->value_name("REPLY"), "")(
-      "iprev-temperror-reply", po::value<std::string>()->value_name("REPLY"), "")(
-      "iprev-permerror-reply", po::value<std::string>()->value_name("REPLY"), "")(
-      "decision-stage", po::value<std::string>()->value_name("STAGE"),
-      "connect|helo|mail|rcpt: when the verdict is applied (default rcpt)")(
-      "dry-run", po::value<std::string>()->implicit_value("yes")->value_name("yes|no"),
-      "never reject or tempfail; add headers and log what would have happened")(
-      "trusted-networks", po::value<std::string>()->value_name("LIST"),
-      "exempt client networks, comma or space separated (default 127.0.0.0/8, ::1/128)")(
-      "exempt-recipients", po::value<std::string>()->value_name("LIST"),
-      "always-accepted recipients: local parts at any domain or full addresses "
-      "(default postmaster, abuse)")("allow-address-file",
-                                     po::value<std::string>()->value_name("FILE"),
-                                     "file of exempt client addresses/CIDRs, one per line")(
-      "allow-domain-file", po::value<std::string>()->value_name("FILE"),
-      "file of exempt host-name domains (verified PTR name at or below), one per line")(
-      "authserv-id", po::value<std::string>()->value_name("NAME"),
-      "authserv-id of Authentication-Results (default: the MTA's j macro, else host name)");
+  value_option(pol, "decision-stage", "STAGE",
+               "connect|helo|mail|rcpt: when the verdict is applied (default rcpt)");
+  flag_option(pol, "dry-run", "never reject or tempfail; add headers, log what would happen");
+  value_option(pol, "trusted-networks", "LIST",
+               "exempt client networks, comma or space separated (default 127.0.0.0/8, ::1/128)");
+  value_option(pol, "exempt-recipients", "LIST",
+               "always-accepted recipients: local parts at any domain or full addresses "
+               "(default postmaster, abuse)");
+  value_option(pol, "allow-address-file", "FILE",
+               "file of exempt client addresses/CIDRs, one per line");
+  value_option(pol, "allow-domain-file", "FILE",
+               "file of exempt domains (verified PTR name at or below), one per line");
+  value_option(pol, "helo-own-names", "LIST",
+               "our host names for the forged-HELO check, besides the MTA's j macro");
+  value_option(pol, "authserv-id", "NAME",
+               "authserv-id of Authentication-Results (default: the MTA's j macro, else host "
+               "name)");
 
   po::options_description all;
-  all.add(general).add(resolver).add(pol);
+  all.add(general).add(resolver).add(actions).add(pol);
+  return all;
+}
+
+/// Every option, including the NAME-reply ones --help does not list one by one.
+po::options_description all_options() {
+  auto all = describe_options();
+  po::options_description replies;
+  for (const auto& option : rule_options) {
+    value_option(replies, std::string(option.name) + "-reply", "REPLY", "");
+  }
+  all.add(replies);
   return all;
 }
 
@@ -242,9 +282,9 @@ void apply(const Reader& reader, Config& config) {
   reader.number("cache-max-negative-ttl", resolver.cache_max_negative_ttl, 86400);
   reader.boolean("confirm-negative", config.confirm_negative);
 
-  for (const auto& option : iprev_rules) {
+  for (const auto& option : rule_options) {
     const std::string key = option.name;
-    auto& rule = config.policy.iprev.*option.rule;
+    auto& rule = option.rule(config.policy);
     if (reader.has(key)) {
       const auto action = policy::parse_action(reader.text(key));
       if (!action) reader.fail(key, reader.text(key), "expected reject, tempfail, tag or ignore");
@@ -253,11 +293,18 @@ void apply(const Reader& reader, Config& config) {
     if (reader.has(key + "-reply")) {
       rule.reply = parse_reply(reader, key + "-reply");
     }
+    if (option.temporary && rule.action == policy::Action::reject) {
+      config.warnings.push_back(fmt::format(
+          "{} = reject: a temporary DNS failure is never refused permanently; it will be "
+          "tempfailed instead",
+          key));
+    }
   }
-  if (config.policy.iprev.temperror.action == policy::Action::reject) {
-    config.warnings.push_back(
-        "iprev-temperror = reject: a temporary DNS failure is never refused permanently; "
-        "it will be tempfailed instead");
+  if (reader.has("helo-own-names")) {
+    config.helo_own_names.clear();
+    for (const auto& item : split_list(reader.text("helo-own-names"))) {
+      config.helo_own_names.push_back(dns::normalize_name(item));
+    }
   }
 
   if (reader.has("decision-stage")) {
@@ -360,7 +407,7 @@ std::string_view to_string(Stage stage) {
 }
 
 Invocation parse_arguments(const std::vector<std::string>& args) {
-  const auto options = describe_options();
+  const auto options = all_options();
   Invocation invocation;
   invocation.args = args;
   po::variables_map vm;
@@ -374,7 +421,7 @@ Invocation parse_arguments(const std::vector<std::string>& args) {
     out << "Usage: rdns-milter [--config FILE] [--socket SPEC] [--foreground] [OPTION...]\n"
            "       rdns-milter --check IP [--json] [OPTION...]\n"
            "Every option may also be set in the config file as 'name = value'.\n"
-        << options;
+        << describe_options();
     invocation.mode = Invocation::Mode::help;
     invocation.help_text = out.str();
     return invocation;
@@ -437,6 +484,9 @@ Invocation parse_arguments(const std::vector<std::string>& args) {
     if (!dns::IpAddress::parse(invocation.check_ip)) {
       reader.fail("check", invocation.check_ip, "expected an IPv4 or IPv6 address");
     }
+  }
+  if (vm.count("helo") > 0) {
+    invocation.check_helo = vm["helo"].as<std::string>();
   }
   invocation.json = vm.count("json") > 0;
   return invocation;

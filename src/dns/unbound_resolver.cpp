@@ -197,7 +197,7 @@ void parse_packet(const ub_result& result, Answer& answer) {
         answer.texts.push_back(std::move(text));
         break;
       }
-      case RrType::soa: break;
+      case RrType::soa: answer.names.push_back(rdf_name(rr, 0)); break;
     }
   }
   if (ttl != std::numeric_limits<std::uint32_t>::max()) {

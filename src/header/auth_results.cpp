@@ -107,4 +107,17 @@ AuthResult iprev_auth_result(const checks::Iprev& iprev) {
   return result;
 }
 
+AuthResult helo_auth_result(const checks::Helo& helo) {
+  AuthResult result;
+  result.method = "x-helo";
+  result.result = std::string(checks::to_string(helo.result));
+  result.properties.emplace_back("smtp.helo", helo.helo);
+  if (helo.result != checks::HeloResult::pass) {
+    result.comment = std::string(checks::to_string(helo.reason));
+  } else if (helo.matched_by_ptr) {
+    result.comment = "matches the verified PTR name";
+  }
+  return result;
+}
+
 }  // namespace rdns::header

@@ -114,8 +114,12 @@ sfsistat on_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* address) {
     delete session_of(ctx);  // NOLINT(cppcoreguidelines-owning-memory): a re-used context
     auto* session = new session::Session(options.runtime(), options.logger);  // NOLINT
     smfi_setpriv(ctx, session);
+    std::vector<dns::IpAddress> local;
+    for (const char* name : {"{if_addr}", "{daemon_addr}"}) {
+      if (auto ip = dns::IpAddress::parse(macro(ctx, name))) local.push_back(*ip);
+    }
     return respond(ctx, session->connect(hostname != nullptr ? hostname : "", address_of(address),
-                                         macro(ctx, "j")));
+                                         macro(ctx, "j"), std::move(local)));
   });
 }
 

@@ -176,6 +176,43 @@ Finding judge_iprev(const IprevPolicy& policy, const checks::Iprev& iprev) {
   return finding;
 }
 
+Finding judge_helo(const HeloPolicy& policy, const checks::Helo& helo,
+                   const dns::IpAddress& client) {
+  Finding finding;
+  finding.check = "helo";
+  finding.label =
+      fmt::format("{}({})", checks::to_string(helo.result), checks::to_string(helo.reason));
+  const Rule* rule = nullptr;
+  switch (helo.reason) {
+    case checks::HeloReason::ok:
+    case checks::HeloReason::no_helo: return finding;
+    case checks::HeloReason::syntax: rule = &policy.syntax; break;
+    case checks::HeloReason::not_fqdn: rule = &policy.not_fqdn; break;
+    case checks::HeloReason::bad_tld: rule = &policy.bad_tld; break;
+    case checks::HeloReason::no_address: rule = &policy.no_address; break;
+    case checks::HeloReason::mismatch: rule = &policy.mismatch; break;
+    case checks::HeloReason::forged_local: rule = &policy.forged_local; break;
+    case checks::HeloReason::dns_error:
+      rule = &policy.temperror;
+      finding.temporary = true;
+      break;
+  }
+  finding.action = rule->action;
+  if (rule->action == Action::reject || rule->action == Action::tempfail) {
+    const std::vector<std::pair<std::string, std::string>> vars{
+        {"ip", client.unmapped().to_string()},
+        {"helo", helo.helo.substr(0, 64)},
+        {"reason", std::string(checks::to_string(helo.reason))},
+        {"result", std::string(checks::to_string(helo.result))},
+        {"detail", helo.parsed.error},
+    };
+    Reply reply = rule->reply;
+    reply.text = expand(reply.text, vars);
+    finding.reply = std::move(reply);
+  }
+  return finding;
+}
+
 Verdict decide(std::vector<Finding> findings, Exemption exemption, bool dry_run) {
   Verdict verdict;
   const Finding* decisive = nullptr;

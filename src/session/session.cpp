@@ -76,10 +76,13 @@ Session::Session(Runtime runtime, Logger logger)
     : runtime_(std::move(runtime)), logger_(std::move(logger)) {}
 
 Session::~Session() {
-  // Note: the iprev run refers to the resolver; wait (bounded by the query deadlines) so a
+  // Note: the lookups refer to the resolver; wait (bounded by the query deadlines) so a
   // reload can never free a resolver that still has our lookups in flight.
   if (iprev_.valid()) {
     iprev_.wait();
+  }
+  if (helo_answers_.valid()) {
+    helo_answers_.wait();
   }
 }
 
@@ -90,9 +93,11 @@ void Session::log(int priority, const std::string& line) const {
 }
 
 Response Session::connect(std::string_view hostname, std::optional<dns::IpAddress> client,
-                          std::string_view mta_name) {
+                          std::string_view mta_name, std::vector<dns::IpAddress> local_addresses) {
   const auto& config = *runtime_.config;
   hostname_ = header::sanitize(hostname, 255);
+  mta_name_ = lower(header::sanitize(mta_name, 255));
+  local_addresses_ = std::move(local_addresses);
   authserv_id_ = !config.authserv_id.empty() ? config.authserv_id
                  : !mta_name.empty()         ? header::sanitize(mta_name, 255)
                                              : default_authserv_id();
@@ -116,7 +121,19 @@ Response Session::helo(std::string_view name) {
                                  hostname_, client_ ? client_->to_string() : "unknown", name.size(),
                                  header::sanitize(name, 100)));
   }
-  helo_ = header::sanitize(name, 255);
+  // Keep it raw (bounded) for the syntax check; it is sanitized wherever it is shown.
+  helo_ = std::string(name.substr(0, 1024));
+  helo_seen_ = true;
+  helo_result_.reset();
+  connection_verdict_.reset();
+  if (helo_answers_.valid()) {
+    helo_answers_.wait();  // an earlier HELO's lookups (EHLO again after STARTTLS)
+  }
+  auto promise = std::make_shared<std::promise<checks::HeloAnswers>>();
+  helo_answers_ = promise->get_future().share();
+  checks::start_helo_lookups(*runtime_.resolver, helo_, [promise](checks::HeloAnswers answers) {
+    promise->set_value(std::move(answers));
+  });
   if (runtime_.config->decision_stage == config::Stage::helo) {
     return apply(verdict("", "helo"));
   }
@@ -173,6 +190,9 @@ HeaderEdits Session::end_of_message(std::string_view queue_id) {
   std::vector<header::AuthResult> results;
   if (auto result = iprev()) {
     results.push_back(header::iprev_auth_result(*result));
+    if (helo_seen_) {
+      results.push_back(header::helo_auth_result(helo_result()));
+    }
   }
   edits.insert.emplace_back("Authentication-Results",
                             header::assemble_auth_results(authserv_id_, results));
@@ -191,6 +211,32 @@ HeaderEdits Session::end_of_message(std::string_view queue_id) {
 
 void Session::abort() {
   message_ = Message{};
+}
+
+checks::Helo Session::helo_result() {
+  if (!helo_seen_ || !client_) {
+    return {};
+  }
+  if (!helo_result_) {
+    const auto& config = *runtime_.config;
+    checks::HeloAnswers answers;
+    const auto limit = config.resolver.query_timeout * 2 + std::chrono::seconds(2);
+    if (helo_answers_.wait_for(limit) == std::future_status::ready) {
+      answers = helo_answers_.get();
+    }
+    checks::HeloIdentity identity;
+    identity.own_names = config.helo_own_names;
+    if (!mta_name_.empty()) identity.own_names.push_back(mta_name_);
+    identity.own_addresses = local_addresses_;
+    identity.client_trusted =
+        std::any_of(config.policy.exemptions.trusted_networks.begin(),
+                    config.policy.exemptions.trusted_networks.end(),
+                    [this](const dns::Network& network) { return network.contains(*client_); });
+    const auto ip = iprev();
+    helo_result_ = checks::decide_helo(helo_, *client_, identity, answers,
+                                       ip ? ip->verified : std::vector<std::string>{});
+  }
+  return *helo_result_;
 }
 
 std::optional<checks::Iprev> Session::iprev() {
@@ -228,6 +274,9 @@ const policy::Verdict& Session::verdict(std::string_view queue_id, std::string_v
   if (result) {
     findings.push_back(policy::judge_iprev(config.policy.iprev, *result));
     verified = result->verified;
+    if (helo_seen_) {
+      findings.push_back(policy::judge_helo(config.policy.helo, helo_result(), *client_));
+    }
   }
   const auto exemption = client_ ? policy::client_exemption(config.policy.exemptions, *client_,
                                                             message_.authenticated, verified)

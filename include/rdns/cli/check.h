@@ -2,6 +2,7 @@
 /// `rdns-milter --check IP`: run the engine once and print evidence, verdict and fix.
 
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@ namespace rdns::cli {
 /// Everything one check run found.
 struct Report {
   checks::Iprev iprev;
+  std::optional<checks::Helo> helo;  ///< with --helo
   policy::Verdict verdict;
   std::vector<std::string> headers;  ///< "Authentication-Results: ..." lines
 };
@@ -22,10 +24,14 @@ struct Report {
 /// Runs the checks for `ip` with `config` over `resolver`, as the daemon would for a client
 /// connecting from `ip` (exemptions included).
 [[nodiscard]] Report run_check(dns::Resolver& resolver, const config::Config& config,
-                               const dns::IpAddress& ip);
+                               const dns::IpAddress& ip,
+                               const std::optional<std::string>& helo = std::nullopt);
 
 /// Plain-words advice for an iprev result; empty for pass.
 [[nodiscard]] std::string iprev_fix(const checks::Iprev& iprev);
+
+/// Plain-words advice for a HELO result; empty for pass and none.
+[[nodiscard]] std::string helo_fix(const checks::Helo& helo, const checks::Iprev& iprev);
 
 /// Human-readable report.
 void print_text(std::ostream& out, const Report& report);

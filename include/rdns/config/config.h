@@ -1,6 +1,7 @@
 #pragma once
 /// Configuration: command line and config file, same option names (Boost.Program_options).
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -36,8 +37,9 @@ struct Config {
   Stage decision_stage = Stage::rcpt;
   std::string allow_address_file;
   std::string allow_domain_file;
-  std::string authserv_id;            ///< empty: the MTA's j macro, else the host name
-  std::vector<std::string> warnings;  ///< accepted, but worth a log line at start
+  std::vector<std::string> helo_own_names;  ///< besides the j macro, lower-case
+  std::string authserv_id;                  ///< empty: the MTA's j macro, else the host name
+  std::vector<std::string> warnings;        ///< accepted, but worth a log line at start
 };
 
 /// What the command line asked for.
@@ -45,6 +47,7 @@ struct Invocation {
   enum class Mode : std::uint8_t { run, check, help, version };
   Mode mode = Mode::run;
   std::string check_ip;
+  std::optional<std::string> check_helo;  ///< --helo with --check
   bool json = false;
   std::string help_text;
   std::vector<std::string> args;  ///< the arguments, kept for re-reading on SIGHUP

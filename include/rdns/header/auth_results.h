@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "rdns/checks/helo.h"
 #include "rdns/checks/iprev.h"
 
 namespace rdns::header {
@@ -43,5 +44,9 @@ struct AuthResult {
 /// The iprev resinfo (RFC 8601 §3): "iprev=pass smtp.remote-ip=192.0.2.7 (mail.example.com)";
 /// the comment names the verified host for pass and the reason otherwise.
 [[nodiscard]] AuthResult iprev_auth_result(const checks::Iprev& iprev);
+
+/// The HELO resinfo, an extension method (RFC 8601 §2.7.6):
+/// "x-helo=fail smtp.helo=exchange.local (bad-tld)".
+[[nodiscard]] AuthResult helo_auth_result(const checks::Helo& helo);
 
 }  // namespace rdns::header

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "rdns/checks/helo.h"
 #include "rdns/checks/iprev.h"
 #include "rdns/dns/ip_address.h"
 
@@ -50,6 +51,36 @@ struct IprevPolicy {
   bool operator==(const IprevPolicy&) const = default;
 };
 
+/// Policy for HELO results (options helo-syntax, helo-not-fqdn, ...). RFC 5321 §4.1.4: a
+/// mismatch alone must not refuse mail, hence tag by default.
+struct HeloPolicy {
+  Rule syntax{Action::reject,
+              {"550", "5.5.2",
+               "Your HELO/EHLO name \"%{helo}\" is not a valid host name (%{detail}); use your "
+               "server's public host name"}};
+  Rule not_fqdn{Action::reject,
+                {"550", "5.5.2",
+                 "Your HELO/EHLO name \"%{helo}\" is not a fully qualified domain name; use your "
+                 "server's public host name, e.g. mail.example.com"}};
+  Rule bad_tld{Action::reject,
+               {"550", "5.5.2",
+                "Your HELO/EHLO name \"%{helo}\" is not in a public top-level domain; use your "
+                "server's public host name"}};
+  Rule no_address{Action::tag,
+                  {"550", "5.7.1", "Your HELO/EHLO name \"%{helo}\" has no address in the DNS"}};
+  Rule mismatch{
+      Action::tag,
+      {"550", "5.7.1", "Your HELO/EHLO name \"%{helo}\" does not resolve to your address %{ip}"}};
+  Rule forged_local{
+      Action::reject,
+      {"550", "5.7.1", "You are not %{helo}: do not use our own name or address in HELO/EHLO"}};
+  Rule temperror{Action::tag,
+                 {"451", "4.4.3",
+                  "The HELO/EHLO name \"%{helo}\" could not be checked; try "
+                  "again later"}};
+  bool operator==(const HeloPolicy&) const = default;
+};
+
 /// Who is exempt from reject/tempfail (headers are still added).
 struct Exemptions {
   std::vector<dns::Network> trusted_networks;  ///< option trusted-networks
@@ -61,6 +92,7 @@ struct Exemptions {
 
 struct Policy {
   IprevPolicy iprev;
+  HeloPolicy helo;
   Exemptions exemptions;
   /// Never reject or tempfail; log what would have happened.
   bool dry_run = false;
@@ -119,6 +151,10 @@ struct Verdict {
 
 /// Maps an iprev result to a finding under the policy, with the reply text expanded.
 [[nodiscard]] Finding judge_iprev(const IprevPolicy& policy, const checks::Iprev& iprev);
+
+/// Maps a HELO result to a finding (none and pass give accept).
+[[nodiscard]] Finding judge_helo(const HeloPolicy& policy, const checks::Helo& helo,
+                                 const dns::IpAddress& client);
 
 /// Combines findings: the strongest action wins (reject > tempfail > tag > accept), the first
 /// finding with it supplies the reply. A temporary finding never yields a 5xx: reject becomes

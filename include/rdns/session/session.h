@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "rdns/checks/helo.h"
 #include "rdns/checks/iprev.h"
 #include "rdns/config/config.h"
 #include "rdns/dns/resolver.h"
@@ -56,8 +57,9 @@ class Session {
 
   /// Connection opened. `client` is empty for non-IP connections (no checks then).
   /// `mta_name` is the MTA's j macro, used as authserv-id when none is configured.
+  /// `local_addresses` are the MTA's own ({if_addr}, {daemon_addr}), for the forged-HELO check.
   Response connect(std::string_view hostname, std::optional<dns::IpAddress> client,
-                   std::string_view mta_name);
+                   std::string_view mta_name, std::vector<dns::IpAddress> local_addresses = {});
   Response helo(std::string_view name);
   /// MAIL FROM; starts a new transaction. `auth_authen` is the SASL login name, if any.
   Response mail(std::string_view sender, std::string_view auth_authen, std::string_view queue_id);
@@ -69,6 +71,9 @@ class Session {
 
   /// The verdict for the connection as it stands (what --check reports), logged once.
   [[nodiscard]] const policy::Verdict& current_verdict() { return verdict("", "check"); }
+
+  /// The HELO result (none before HELO), waiting for its lookups if needed (bounded).
+  [[nodiscard]] checks::Helo helo_result();
 
   /// The iprev result, waiting for it if needed (bounded); nullopt without a client address.
   [[nodiscard]] std::optional<checks::Iprev> iprev();
@@ -93,7 +98,12 @@ class Session {
   Logger logger_;
   std::optional<dns::IpAddress> client_;
   std::string hostname_;
-  std::string helo_;
+  std::string helo_;  // as received (bounded), parsed by the HELO check
+  bool helo_seen_ = false;
+  std::string mta_name_;
+  std::vector<dns::IpAddress> local_addresses_;
+  std::shared_future<checks::HeloAnswers> helo_answers_;
+  std::optional<checks::Helo> helo_result_;
   std::string authserv_id_;
   std::shared_future<checks::Iprev> iprev_;
   std::optional<checks::Iprev> iprev_result_;
