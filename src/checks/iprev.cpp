@@ -81,12 +81,6 @@ class IprevRun : public std::enable_shared_from_this<IprevRun> {
   void on_ptr_confirmed(Answer answer) {
     answer.confirmed = true;
     evidence_.push_back(answer);
-    if (answer.temporary_failure()) {
-      Iprev result = decide_iprev(client_, answer, {});
-      result.reason = IprevReason::unconfirmed;
-      finish(std::move(result));
-      return;
-    }
     on_ptr_final(std::move(answer));
   }
 
@@ -129,6 +123,7 @@ class IprevRun : public std::enable_shared_from_this<IprevRun> {
         }
       }
       if (!negative.empty()) {
+        first_forward_ = forward_;  // the evidence keeps the answers as first given
         pending_ = negative.size();
         const auto type = client_.is_v4() ? RrType::a : RrType::aaaa;
         std::vector<std::string> names;
@@ -149,7 +144,7 @@ class IprevRun : public std::enable_shared_from_this<IprevRun> {
 
   void finish(Iprev result) {
     result.evidence = evidence_;
-    for (const auto& answer : forward_) {
+    for (const auto& answer : first_forward_.empty() ? forward_ : first_forward_) {
       result.evidence.push_back(answer);
     }
     for (const auto& answer : rechecks_) {
@@ -166,9 +161,10 @@ class IprevRun : public std::enable_shared_from_this<IprevRun> {
   Answer ptr_;
   std::vector<std::string> names_;
   std::mutex mutex_;
-  std::vector<Answer> forward_;   // guarded by mutex_ while lookups are in flight
-  std::vector<Answer> rechecks_;  // guarded by mutex_
-  std::size_t pending_ = 0;       // guarded by mutex_
+  std::vector<Answer> forward_;        // guarded by mutex_ while lookups are in flight
+  std::vector<Answer> first_forward_;  // guarded by mutex_
+  std::vector<Answer> rechecks_;       // guarded by mutex_
+  std::size_t pending_ = 0;            // guarded by mutex_
 };
 
 }  // namespace
@@ -218,6 +214,13 @@ Iprev decide_iprev(const IpAddress& client, const Answer& ptr, const std::vector
   Iprev result;
   result.client = client.unmapped();
   result.dnssec = ptr.security;
+  if (ptr.confirmed && ptr.temporary_failure()) {
+    // The first answer was negative; its re-check failed: neither fail nor pass is proven.
+    result.result = IprevResult::temperror;
+    result.reason = IprevReason::unconfirmed;
+    result.dnssec = ptr.outcome == Outcome::bogus ? Security::bogus : ptr.security;
+    return result;
+  }
   switch (ptr.outcome) {
     case Outcome::nxdomain:
     case Outcome::nodata:

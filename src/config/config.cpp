@@ -7,6 +7,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -443,7 +444,8 @@ Invocation parse_arguments(const std::vector<std::string>& args) {
   std::set<std::string> from_file;
   if (!file.empty()) {
     std::ifstream in(file);
-    if (!in) {
+    std::error_code ec;
+    if (!in || !std::filesystem::is_regular_file(file, ec)) {
       throw ConfigError(fmt::format("{}: cannot read the configuration file{}", file,
                                     explicit_file ? " given with --config" : ""));
     }
@@ -461,6 +463,11 @@ Invocation parse_arguments(const std::vector<std::string>& args) {
               fmt::format("{}: option '{}' belongs on the command line", file, option.string_key));
         }
         if (vm.count(option.string_key) == 0) from_file.insert(option.string_key);
+      }
+      // The command line wins; for the repeatable forwarder that means replacing, not adding.
+      if (vm.count("forwarder") > 0) {
+        std::erase_if(parsed.options,
+                      [](const po::option& option) { return option.string_key == "forwarder"; });
       }
       po::store(parsed, vm);
     } catch (const po::error& e) {

@@ -15,12 +15,6 @@ bool is_token_char(char c) {
   return tspecials.find(c) == std::string_view::npos;
 }
 
-/// A domain or address may stand unquoted in a pvalue (RFC 8601 §2.2 allows domain-name and
-/// the local-part@domain forms); '@', ':' and '/' are common there.
-bool is_pvalue_char(char c) {
-  return is_token_char(c) || c == '@' || c == ':' || c == '/';
-}
-
 }  // namespace
 
 std::string sanitize(std::string_view value, std::size_t max_length) {
@@ -38,7 +32,9 @@ std::string sanitize(std::string_view value, std::size_t max_length) {
 
 std::string value_or_quoted(std::string_view value) {
   const std::string clean = sanitize(value);
-  if (!clean.empty() && std::all_of(clean.begin(), clean.end(), is_pvalue_char)) {
+  // Note: strictly RFC 2045 tokens; an IPv6 address or local@domain gets quotes, which every
+  // RFC 8601 parser accepts.
+  if (!clean.empty() && std::all_of(clean.begin(), clean.end(), is_token_char)) {
     return clean;
   }
   std::string quoted = "\"";
@@ -66,7 +62,7 @@ std::string comment_text(std::string_view value) {
 std::string assemble_auth_results(std::string_view authserv_id,
                                   const std::vector<AuthResult>& results) {
   std::string id = sanitize(authserv_id);
-  id.erase(std::remove_if(id.begin(), id.end(), [](char c) { return !is_pvalue_char(c); }),
+  id.erase(std::remove_if(id.begin(), id.end(), [](char c) { return !is_token_char(c); }),
            id.end());
   if (id.empty()) {
     id = "localhost";
