@@ -13,7 +13,7 @@ mode=${1:-run}
 shift || true
 
 # Build, run and test dependencies (Debian 12 package names).
-packages="build-essential g++ meson ninja-build pkg-config python3 clang-format
+packages="build-essential g++ clang meson ninja-build pkg-config python3 clang-format
   libmilter-dev libunbound-dev libevent-dev nettle-dev libldns-dev libspf2-dev
   libboost-program-options-dev libfmt-dev nlohmann-json3-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev googletest dns-root-data
