@@ -95,7 +95,9 @@ void Session::log(int priority, const std::string& line) const {
 Response Session::connect(std::string_view hostname, std::optional<dns::IpAddress> client,
                           std::string_view mta_name, std::vector<dns::IpAddress> local_addresses) {
   const auto& config = *runtime_.config;
-  hostname_ = header::sanitize(hostname, 255);
+  // Postfix passes "[192.0.2.7]" when the client has no name; log it as Postfix does.
+  hostname_ = hostname.empty() || hostname.front() == '[' ? std::string("unknown")
+                                                          : header::sanitize(hostname, 255);
   mta_name_ = lower(header::sanitize(mta_name, 255));
   local_addresses_ = std::move(local_addresses);
   authserv_id_ = !config.authserv_id.empty() ? config.authserv_id

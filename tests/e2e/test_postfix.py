@@ -1,0 +1,385 @@
+"""End-to-end tests: swaks -> private Postfix -> rdns-milter -> DNS fixture.
+
+Run: RDNS_MILTER=build/src/rdns-milter python3 tests/e2e/test_postfix.py [-k PATTERN]
+(meson: `meson test -C build --suite e2e`). Client addresses come in through XCLIENT; the
+milter then sees the XCLIENT address (Postfix closes the milter session of the real 127.0.0.1
+client and opens a new one). See tests/fixture/README.md for what each address resolves to.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import milter_client as mc  # noqa: E402
+import postfix_harness as ph  # noqa: E402
+
+GOOD = "192.0.2.7"          # PTR good.test, good.test A 192.0.2.7
+GOOD6 = "2001:db8::7"       # PTR good6.test, AAAA 2001:db8::7
+NO_PTR = "192.0.2.12"       # NXDOMAIN
+NO_MATCH = "192.0.2.10"     # PTR elsewhere.test, A 192.0.2.200
+SERVFAIL = "198.51.100.7"   # reverse zone without zone file: SERVFAIL
+
+DEFAULT: dict[str, str] = {}
+
+
+def ar_headers(eml: str) -> list[str]:
+    """Unfolded values of every Authentication-Results header, top to bottom."""
+    return [ph.unfold(v) for n, v in ph.message_headers(eml)
+            if n.lower() == "authentication-results"]
+
+
+def helo_literal(addr: str) -> str:
+    """The HELO address literal for an XCLIENT address ("IPV6:2001:db8::7" too).
+    Note: every name in the fixture is under .test, which the milter's HELO check counts as a
+    private TLD (helo-bad-tld, default reject); a literal equal to the client passes."""
+    if addr.upper().startswith("IPV6:"):
+        return f"[IPv6:{addr[5:]}]"
+    return f"[{addr}]"
+
+
+class PostfixE2E(unittest.TestCase):
+    """One Postfix and one DNS fixture for the class; the milter restarts only when a test
+    needs another configuration."""
+
+    h: ph.Harness
+
+    @classmethod
+    def setUpClass(cls):
+        cls.h = ph.Harness()
+        try:
+            t0 = time.monotonic()
+            cls.h.start_dns()
+            cls.h.start_postfix()
+            cls.setup_seconds = time.monotonic() - t0
+        except BaseException:
+            cls.h.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.h.close()
+
+    # ----- helpers ---------------------------------------------------------------------------
+
+    def milter(self, overrides: dict[str, str] | None = None) -> ph.Milter:
+        return self.h.ensure_milter(overrides or DEFAULT)
+
+    def context(self, result: ph.SmtpResult | None = None, since: int | None = None) -> str:
+        parts = []
+        if result is not None:
+            parts.append(str(result))
+        if since is not None and self.h.milter is not None:
+            parts.append("--- milter log during this test ---\n"
+                         + self.h.milter.log_since(since))
+        parts.append(self.h.diagnostics())
+        return "\n" + "\n".join(parts)
+
+    def send(self, **kwargs) -> tuple[ph.SmtpResult, int]:
+        if "helo" not in kwargs and kwargs.get("xclient_addr"):
+            kwargs["helo"] = helo_literal(kwargs["xclient_addr"])
+        offset = self.h.milter.log_size() if self.h.milter else 0
+        return self.h.swaks(**kwargs), offset
+
+    def assert_delivered(self, result: ph.SmtpResult, since: int | None = None) -> str:
+        ctx = self.context(result, since)
+        self.assertEqual(result.exit_code, 0, "swaks failed" + ctx)
+        self.assertIsNotNone(result.queue_id, "no 'queued as' in the transcript" + ctx)
+        try:
+            return self.h.wait_for_message(result.queue_id)
+        except ph.HarnessError as e:
+            self.fail(str(e) + ctx)
+
+    def assert_refused_at_rcpt(self, result: ph.SmtpResult, reply_prefix: str,
+                               since: int | None = None) -> None:
+        ctx = self.context(result, since)
+        mail = result.reply_to("MAIL FROM") or ""
+        self.assertTrue(mail.startswith("250"), f"MAIL FROM answered {mail!r}" + ctx)
+        rcpt = result.reply_to("RCPT TO") or ""
+        self.assertTrue(rcpt.startswith(reply_prefix),
+                        f"RCPT TO answered {rcpt!r}, expected {reply_prefix!r}" + ctx)
+        self.assertEqual(result.exit_code, 24, "swaks: expected 'no RCPTs accepted'" + ctx)
+        self.assertIsNone(result.queue_id, "message was queued" + ctx)
+
+    def assert_our_ar(self, eml: str, iprev: str, context: str = "") -> str:
+        """Exactly one Authentication-Results header, ours (authserv-id mx.test), with exactly
+        one iprev result: the unfolded resinfo must equal `iprev` (a regex if it starts with
+        ^). Returns the unfolded header."""
+        ars = ar_headers(eml)
+        self.assertEqual(len(ars), 1, f"expected one Authentication-Results:\n{eml}{context}")
+        parts = ph.split_ar(ars[0])
+        self.assertEqual(parts[0], "mx.test", ars[0])
+        iprevs = [p for p in parts[1:] if p.startswith("iprev=")]
+        self.assertEqual(len(iprevs), 1, f"iprev results in {ars[0]!r}")
+        if iprev.startswith("^"):
+            self.assertRegex(iprevs[0], iprev, ars[0])
+        else:
+            self.assertEqual(iprevs[0], iprev, ars[0])
+        return ars[0]
+
+    def assert_log_has(self, since: int, *needles: str, timeout: float = 2.0) -> str:
+        """Waits for one milter log line (after `since`) that contains every needle."""
+        found: list[str] = []
+
+        def check() -> bool:
+            for line in self.h.milter.log_since(since).splitlines():
+                if all(n in line for n in needles):
+                    found.append(line)
+                    return True
+            return False
+        if not ph.wait_for(check, timeout, 0.05):
+            self.fail(f"no milter log line containing {needles}" + self.context(since=since))
+        return found[0]
+
+    # ----- default policy --------------------------------------------------------------------
+
+    def test_01_good_fcrdns_delivered_with_header(self):
+        self.milter()
+        r, since = self.send(xclient_addr=GOOD)
+        eml = self.assert_delivered(r, since)
+        self.assert_our_ar(eml, "iprev=pass smtp.remote-ip=192.0.2.7 (good.test)",
+                           self.context(r, since))
+        # Inserted at the top: before every header of the original message.
+        names = [n.lower() for n, _ in ph.message_headers(eml)]
+        self.assertLess(names.index("authentication-results"), names.index("date"), eml)
+        # Folded, if at all, only with CRLF/LF + WSP.
+        raw = next(v for n, v in ph.message_headers(eml)
+                   if n.lower() == "authentication-results")
+        self.assertNotRegex(raw, r"\r(?!\n)|\n(?![ \t])", repr(raw))
+        self.assert_log_has(since, "client=[192.0.2.7]", "iprev=pass", "action=accept")
+
+    def test_02_good_fcrdns_ipv6(self):
+        self.milter()
+        r, since = self.send(xclient_addr="IPV6:" + GOOD6)
+        eml = self.assert_delivered(r, since)
+        # RFC 8601 pvalue: an IPv6 address has ':' (a tspecial), so it must be quoted.
+        self.assert_our_ar(eml, 'iprev=pass smtp.remote-ip="2001:db8::7" (good6.test)',
+                           self.context(r, since))
+
+    def test_03_no_ptr_rejected_at_rcpt(self):
+        self.milter()
+        before = self.h.postfix.messages()
+        r, since = self.send(xclient_addr=NO_PTR)
+        self.assert_refused_at_rcpt(r, "550 5.7.25", since)
+        self.assertIn("192.0.2.12", r.reply_to("RCPT TO"), "reply should name the address")
+        self.assert_log_has(since, "client=[192.0.2.12]", "no-ptr", "action=reject")
+        self.assertEqual(self.h.postfix.messages(), before)
+
+    def test_04_no_forward_match_tagged(self):
+        # Default iprev-no-forward-match = tag: delivered with iprev=fail.
+        self.milter()
+        r, since = self.send(xclient_addr=NO_MATCH)
+        eml = self.assert_delivered(r, since)
+        self.assert_our_ar(eml, r"^iprev=fail smtp\.remote-ip=192\.0\.2\.10\b")
+
+    def test_05_servfail_tempfailed_at_rcpt(self):
+        self.milter()
+        r, since = self.send(xclient_addr=SERVFAIL)
+        self.assert_refused_at_rcpt(r, "450 4.7.25", since)
+        self.assert_log_has(since, "client=[198.51.100.7]", "iprev=temperror")
+
+    def test_06_postmaster_exempt(self):
+        self.milter()
+        r, since = self.send(xclient_addr=NO_PTR, to="postmaster@example.net")
+        eml = self.assert_delivered(r, since)
+        self.assert_our_ar(eml, r"^iprev=fail smtp\.remote-ip=192\.0\.2\.12\b")
+
+    def test_07_exemption_is_per_recipient(self):
+        # postmaster accepted, the ordinary recipient refused, in the same transaction.
+        self.milter()
+        r, since = self.send(xclient_addr=NO_PTR,
+                             to="user@example.net,postmaster@example.net")
+        ctx = self.context(r, since)
+        rcpt_replies = r.replies_to("RCPT TO")
+        self.assertEqual(len(rcpt_replies), 2, ctx)
+        self.assertTrue(rcpt_replies[0].startswith("550 5.7.25"), ctx)
+        self.assertTrue(rcpt_replies[1].startswith("250"), ctx)
+        self.assertIsNotNone(r.queue_id, ctx)
+        eml = self.h.wait_for_message(r.queue_id)
+        self.assert_our_ar(eml, r"^iprev=fail smtp\.remote-ip=192\.0\.2\.12\b")
+
+    def test_08_forged_ar_removed_foreign_kept(self):
+        self.milter()
+        path = os.path.join(self.h.root, "forged.eml")
+        with open(path, "w", encoding="ascii") as f:
+            f.write("Authentication-Results: mx.test; iprev=pass smtp.remote-ip=192.0.2.7"
+                    " (forged-one)\n"
+                    "Authentication-Results: other.example; spf=pass"
+                    " smtp.mailfrom=sender@example.org\n"
+                    "Authentication-Results: mx.test;\n\tiprev=pass (forged-two)\n"
+                    "From: sender@example.org\nTo: user@example.net\nSubject: spoof\n"
+                    "Date: Mon, 1 Jan 2024 00:00:00 +0000\n\nbody\n.\n")
+        r, since = self.send(xclient_addr=GOOD, data=path)
+        eml = self.assert_delivered(r, since)
+        ars = ar_headers(eml)
+        self.assertNotIn("forged", eml, eml)
+        self.assertEqual(len(ars), 2, eml)
+        self.assertIn("other.example; spf=pass smtp.mailfrom=sender@example.org", ars, eml)
+        ours = [a for a in ars if ph.split_ar(a)[0] == "mx.test"]
+        self.assertEqual(len(ours), 1, eml)
+        self.assertIn("iprev=pass smtp.remote-ip=192.0.2.7 (good.test)", ph.split_ar(ours[0]))
+        self.assertIn("Subject: spoof", eml)
+
+    def test_09_forged_ar_authserv_id_case_insensitive(self):
+        # RFC 8601 §5: a header with our authserv-id must be removed; the id is a domain name,
+        # compared without regard to case.
+        self.milter()
+        path = os.path.join(self.h.root, "forged-case.eml")
+        with open(path, "w", encoding="ascii") as f:
+            f.write("Authentication-Results: MX.Test; iprev=pass (forged-case)\n"
+                    "Authentication-Results: mx.test.example; iprev=pass (other-id)\n"
+                    "From: sender@example.org\nTo: user@example.net\nSubject: case\n\n"
+                    "body\n.\n")
+        r, since = self.send(xclient_addr=GOOD, data=path)
+        eml = self.assert_delivered(r, since)
+        self.assertNotIn("forged-case", eml, eml)
+        # Only an exact id match is ours: mx.test.example is someone else's.
+        self.assertIn("(other-id)", eml, eml)
+
+    def test_10_hostile_helo_cannot_forge_a_result(self):
+        # The HELO text may appear in our header (smtp.helo): quoting must keep it one value.
+        # Sent to postmaster@ (exempt) so the message is delivered whatever the HELO verdict.
+        self.milter()
+        helo = 'x"; iprev=pass smtp.remote-ip=192.0.2.12 (forged) ; x="'
+        r, since = self.send(xclient_addr=NO_PTR, to="postmaster@example.net", helo=helo)
+        eml = self.assert_delivered(r, since)
+        self.assert_our_ar(eml, r"^iprev=fail smtp\.remote-ip=192\.0\.2\.12\b",
+                           self.context(r, since))
+
+    # ----- other configurations --------------------------------------------------------------
+
+    def test_20_dry_run_delivers_with_header(self):
+        self.milter({"dry-run": "yes"})
+        r, since = self.send(xclient_addr=NO_PTR)
+        eml = self.assert_delivered(r, since)
+        self.assert_our_ar(eml, r"^iprev=fail smtp\.remote-ip=192\.0\.2\.12\b")
+        r, since = self.send(xclient_addr=SERVFAIL)
+        eml = self.assert_delivered(r, since)
+        self.assert_our_ar(eml, r"^iprev=temperror smtp\.remote-ip=198\.51\.100\.7\b")
+
+    def test_21_trusted_network_exempt(self):
+        self.milter({"trusted-networks": "127.0.0.1/32, 192.0.2.12/32"})
+        r, since = self.send(xclient_addr=NO_PTR)
+        eml = self.assert_delivered(r, since)
+        self.assert_our_ar(eml, r"^iprev=fail smtp\.remote-ip=192\.0\.2\.12\b")
+        # Only that address: its neighbour without PTR is still refused.
+        r, since = self.send(xclient_addr="192.0.2.17")
+        self.assert_refused_at_rcpt(r, "550 5.7.25", since)
+
+    def test_22_sasl_authenticated_exempt_via_postfix(self):
+        # XCLIENT LOGIN sets the SASL login name, which Postfix passes as {auth_authen}.
+        self.milter()
+        r, since = self.send(xclient_addr=NO_PTR, extra=["--xclient-login", "bob"])
+        eml = self.assert_delivered(r, since)
+        self.assert_our_ar(eml, r"^iprev=fail smtp\.remote-ip=192\.0\.2\.12\b")
+
+    # ----- process control -------------------------------------------------------------------
+
+    def test_30_milter_down_postfix_tempfails(self):
+        self.milter()
+        self.h.stop_milter()
+        r = self.h.swaks(xclient_addr=GOOD)
+        ctx = self.context(r)
+        self.assertNotEqual(r.exit_code, 0, ctx)
+        self.assertTrue(any(x.startswith("451 4.7.1") for x in r.replies()), ctx)
+        self.assertIsNone(r.queue_id, ctx)
+
+    def test_31_sighup_changes_policy(self):
+        m = self.milter()
+        pid = m.proc.pid
+        r, since = self.send(xclient_addr=NO_PTR)
+        self.assert_refused_at_rcpt(r, "550 5.7.25", since)
+        m.write_config({"iprev-no-ptr": "tag"})
+        offset = m.log_size()
+        m.signal(signal.SIGHUP)
+        ph.wait_for(lambda: m.log_size() > offset, 2, 0.05)
+        deadline = time.monotonic() + 3
+        while True:
+            r, since = self.send(xclient_addr=NO_PTR)
+            if r.exit_code == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        eml = self.assert_delivered(r, since)
+        self.assert_our_ar(eml, r"^iprev=fail smtp\.remote-ip=192\.0\.2\.12\b")
+        self.assertTrue(m.alive())
+        self.assertEqual(m.proc.pid, pid)
+        m.options = None  # the running config differs from what ensure_milter() recorded
+
+    def test_32_sighup_bad_config_keeps_old(self):
+        m = self.milter()
+        offset = m.log_size()
+        m.write_config({"iprev-no-ptr": "banana"})
+        m.signal(signal.SIGHUP)
+        self.assert_log_has(offset, "banana", timeout=3)
+        time.sleep(0.2)
+        self.assertTrue(m.alive(), "milter died on a bad config reload" + self.context())
+        r, since = self.send(xclient_addr=NO_PTR)
+        self.assert_refused_at_rcpt(r, "550 5.7.25", since)
+        r, since = self.send(xclient_addr=GOOD)
+        self.assert_delivered(r, since)
+        m.options = None
+
+    def test_33_sigterm_exits_quickly(self):
+        # With a milter session open mid-message (libmilter alone waits ~5 s for it).
+        m = self.milter()
+        client = mc.MilterClient(self.h.milter_port)
+        self.addCleanup(client.close, False)
+        client.negotiate()
+        self.assertEqual(client.connect(b"[192.0.2.7]", GOOD).code, mc.CONTINUE)
+        client.helo(b"[192.0.2.7]")
+        client.macro(b"M", {b"i": b"QTERM"})
+        self.assertEqual(client.mail(b"<sender@example.org>").code, mc.CONTINUE)
+        elapsed = m.terminate(timeout=5)
+        self.assertIsNotNone(elapsed, "rdns-milter still running 5 s after SIGTERM"
+                             + self.context())
+        self.assertLessEqual(elapsed, 1.5, f"SIGTERM took {elapsed:.2f} s")
+        code = m.proc.returncode
+        m.stop()
+        self.assertEqual(code, 0, "exit status after SIGTERM" + self.context())
+
+
+class SummaryResult(unittest.TextTestResult):
+    def startTest(self, test):
+        self._t0 = time.monotonic()
+        super().startTest(test)
+
+    def stopTest(self, test):
+        super().stopTest(test)
+        self.stream.writeln(f"    ({time.monotonic() - self._t0:.2f} s)")
+
+
+def main() -> int:
+    why = ph.missing_prerequisites(ph.POSTFIX, ph.SWAKS, "knotd", "kdig", "keymgr", "script")
+    if why:
+        print(f"SKIP e2e/postfix: {why}")
+        return ph.SKIP
+    t0 = time.monotonic()
+    argv = sys.argv[1:]
+    pattern = None
+    if len(argv) >= 2 and argv[0] == "-k":
+        pattern = argv[1]
+    loader = unittest.TestLoader()
+    if pattern:
+        loader.testNamePatterns = [f"*{pattern}*"]
+    suite = loader.loadTestsFromModule(sys.modules[__name__])
+    runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2,
+                                     resultclass=SummaryResult)
+    result = runner.run(suite)
+    failed = len(result.failures) + len(result.errors)
+    passed = result.testsRun - failed - len(result.skipped)
+    print(f"\nSUMMARY e2e/postfix: {passed} passed, {len(result.failures)} failed, "
+          f"{len(result.errors)} errors, {len(result.skipped)} skipped "
+          f"in {time.monotonic() - t0:.1f} s")
+    for test, _ in result.failures + result.errors:
+        print(f"  FAILED: {test.id()}")
+    return 0 if result.wasSuccessful() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
