@@ -3,6 +3,7 @@
 #   contrib/setup.sh run    install packages (as root), build, run the milter in the foreground
 #   contrib/setup.sh test   install packages (as root), build, run every test suite
 #   contrib/setup.sh build  install packages (as root) and build only
+#   contrib/setup.sh sanitize  also build with ASan+UBSan and with TSan and run unit+integration
 # Idempotent and non-interactive; packages already installed are not fetched again.
 set -eu
 
@@ -59,8 +60,20 @@ case "$mode" in
     ' "$build/test-output.txt"
     exit "$status"
     ;;
+  sanitize)
+    # Not part of "test" (each sanitizer build takes minutes on 2 cores); run before releases.
+    status=0
+    for kind in address,undefined thread; do
+      dir="$build-$(echo "$kind" | tr ',' '-')"
+      [ -f "$dir/build.ninja" ] || meson setup "$dir" -Db_sanitize="$kind" -Dbuildtype=debug >/dev/null
+      ninja -C "$dir" >/dev/null
+      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        meson test -C "$dir" --suite unit --suite integration --print-errorlogs "$@" || status=1
+    done
+    exit "$status"
+    ;;
   *)
-    echo "usage: contrib/setup.sh run|test|build [ARGS...]" >&2
+    echo "usage: contrib/setup.sh run|test|build|sanitize [ARGS...]" >&2
     exit 2
     ;;
 esac
