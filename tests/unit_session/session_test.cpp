@@ -1,0 +1,351 @@
+// Session: stages, exemptions, dry-run, header edits, forged-header removal, hostile input.
+#include "rdns/session/session.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <syslog.h>
+
+#include <mutex>
+#include <thread>
+
+#include "fake_resolver.h"
+
+namespace rdns::session {
+namespace {
+
+using dns::Outcome;
+using dns::RrType;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testutil::a_answer;
+using testutil::failure_answer;
+using testutil::FakeResolver;
+using testutil::ip;
+using testutil::ptr_answer;
+
+class SessionTest : public ::testing::Test {
+ protected:
+  SessionTest() : resolver_(std::make_shared<FakeResolver>()) {
+    // 192.0.2.7 passes; 192.0.2.12 has no PTR; 198.51.100.1 fails temporarily.
+    resolver_->add(ptr_answer("7.2.0.192.in-addr.arpa", {"good.test"}));
+    resolver_->add(a_answer("good.test", {"192.0.2.7"}));
+    resolver_->add(failure_answer("1.100.51.198.in-addr.arpa", RrType::ptr, Outcome::servfail));
+    config_.authserv_id = "mx.test";
+    config_.policy.exemptions.trusted_networks = {*dns::Network::parse("127.0.0.0/8")};
+    config_.policy.exemptions.recipients = {"postmaster", "abuse"};
+    config_.iprev.confirm_no_ptr = true;
+  }
+
+  std::unique_ptr<Session> make() {
+    return std::make_unique<Session>(
+        Runtime{std::make_shared<const config::Config>(config_), resolver_},
+        [this](int priority, const std::string& line) {
+          const std::lock_guard lock(log_mutex_);
+          log_.emplace_back(priority, line);
+        });
+  }
+
+  std::string log_text() {
+    const std::lock_guard lock(log_mutex_);
+    std::string all;
+    for (const auto& [priority, line] : log_) all += line + "\n";
+    return all;
+  }
+
+  std::shared_ptr<FakeResolver> resolver_;
+  config::Config config_;
+  std::mutex log_mutex_;
+  std::vector<std::pair<int, std::string>> log_;
+};
+
+const Response proceed{};
+
+TEST_F(SessionTest, NoPtrIsRejectedAtRcptWithEnhancedCode) {
+  auto session = make();
+  EXPECT_EQ(session->connect("unknown", ip("192.0.2.12"), "mx.test"), proceed);
+  EXPECT_EQ(session->helo("client.example"), proceed);
+  EXPECT_EQ(session->mail("<a@b.example>", "", "Q1"), proceed);
+  const auto response = session->rcpt("<user@example.org>", "Q1");
+  EXPECT_EQ(response.kind, Response::Kind::reject);
+  ASSERT_TRUE(response.reply);
+  EXPECT_EQ(response.reply->code, "550");
+  EXPECT_EQ(response.reply->enhanced, "5.7.25");
+  EXPECT_THAT(response.reply->text, HasSubstr("192.0.2.12"));
+  EXPECT_THAT(log_text(), HasSubstr("Q1: client=unknown[192.0.2.12] iprev=fail(no-ptr)"));
+  EXPECT_THAT(log_text(), HasSubstr("action=reject reply=\"550 5.7.25"));
+}
+
+TEST_F(SessionTest, LookupsStartAtConnect) {
+  resolver_->set_deferred(true);
+  auto session = make();
+  (void)session->connect("unknown", ip("192.0.2.7"), "");
+  ASSERT_EQ(resolver_->pending(), 1U);
+  EXPECT_EQ(resolver_->pending_queries()[0].name, "7.2.0.192.in-addr.arpa");
+  EXPECT_EQ(resolver_->pending_queries()[0].type, RrType::ptr);
+  // The answers arrive on another thread while the SMTP dialogue goes on.
+  std::thread answers([this] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    resolver_->release_all();
+  });
+  // rcpt waits for the answers delivered on the other thread.
+  EXPECT_EQ(session->mail("<a@b.example>", "", "Q"), proceed);
+  EXPECT_EQ(session->rcpt("<u@example.org>", "Q"), proceed);
+  answers.join();
+  EXPECT_EQ(session->iprev()->result, checks::IprevResult::pass);
+}
+
+TEST_F(SessionTest, PostmasterAndAbuseAreAlwaysAccepted) {
+  auto session = make();
+  (void)session->connect("unknown", ip("192.0.2.12"), "");
+  (void)session->mail("<a@b.example>", "", "Q");
+  EXPECT_EQ(session->rcpt("<Postmaster@Example.ORG>", "Q"), proceed);
+  EXPECT_EQ(session->rcpt("<abuse@other.example>", "Q"), proceed);
+  EXPECT_EQ(session->rcpt("<user@example.org>", "Q").kind, Response::Kind::reject);
+  EXPECT_THAT(log_text(), HasSubstr("exempt"));
+}
+
+TEST_F(SessionTest, TemperrorTempfailsWith4xx) {
+  auto session = make();
+  (void)session->connect("unknown", ip("198.51.100.1"), "");
+  (void)session->mail("<a@b.example>", "", "Q");
+  const auto response = session->rcpt("<u@example.org>", "Q");
+  EXPECT_EQ(response.kind, Response::Kind::tempfail);
+  ASSERT_TRUE(response.reply);
+  EXPECT_EQ(response.reply->code, "450");
+  EXPECT_EQ(response.reply->enhanced, "4.7.25");
+}
+
+TEST_F(SessionTest, TemperrorConfiguredAsRejectStillTempfails) {
+  config_.policy.iprev.temperror.action = policy::Action::reject;
+  config_.policy.iprev.temperror.reply = {"550", "5.7.25", "nope"};
+  auto session = make();
+  (void)session->connect("unknown", ip("198.51.100.1"), "");
+  (void)session->mail("<a@b.example>", "", "Q");
+  const auto response = session->rcpt("<u@example.org>", "Q");
+  EXPECT_EQ(response.kind, Response::Kind::tempfail);
+  ASSERT_TRUE(response.reply);
+  EXPECT_EQ(response.reply->code[0], '4');
+  EXPECT_EQ(response.reply->enhanced[0], '4');
+}
+
+TEST_F(SessionTest, TrustedNetworkIsExemptButTagged) {
+  auto session = make();
+  (void)session->connect("localhost", ip("127.0.0.2"), "");
+  (void)session->mail("<a@b.example>", "", "Q");
+  EXPECT_EQ(session->rcpt("<u@example.org>", "Q"), proceed);
+  EXPECT_THAT(log_text(), HasSubstr("exempt=trusted-network would=reject"));
+  const auto edits = session->end_of_message("Q");
+  ASSERT_EQ(edits.insert.size(), 1U);
+  EXPECT_THAT(edits.insert[0].second, HasSubstr("iprev=fail smtp.remote-ip=127.0.0.2"));
+}
+
+TEST_F(SessionTest, AuthenticatedSessionIsExempt) {
+  auto session = make();
+  (void)session->connect("unknown", ip("192.0.2.12"), "");
+  (void)session->mail("<a@b.example>", "alice", "Q");
+  EXPECT_EQ(session->rcpt("<u@example.org>", "Q"), proceed);
+  EXPECT_THAT(log_text(), HasSubstr("exempt=authenticated"));
+}
+
+TEST_F(SessionTest, AllowListedAddressAndDomain) {
+  config_.policy.exemptions.allow_addresses = {*dns::Network::parse("192.0.2.0/28")};
+  auto session = make();
+  (void)session->connect("unknown", ip("192.0.2.12"), "");
+  (void)session->mail("<a@b.example>", "", "Q");
+  EXPECT_EQ(session->rcpt("<u@example.org>", "Q"), proceed);
+
+  // A domain allow-list matches verified names only: no PTR, no exemption.
+  config_.policy.exemptions.allow_addresses.clear();
+  config_.policy.exemptions.allow_domains = {"test"};
+  auto other = make();
+  (void)other->connect("unknown", ip("192.0.2.12"), "");
+  (void)other->mail("<a@b.example>", "", "Q");
+  EXPECT_EQ(other->rcpt("<u@example.org>", "Q").kind, Response::Kind::reject);
+}
+
+TEST_F(SessionTest, DryRunNeverRefuses) {
+  config_.policy.dry_run = true;
+  auto session = make();
+  (void)session->connect("unknown", ip("192.0.2.12"), "");
+  (void)session->mail("<a@b.example>", "", "Q");
+  EXPECT_EQ(session->rcpt("<u@example.org>", "Q"), proceed);
+  EXPECT_THAT(log_text(), HasSubstr("dry-run would=reject"));
+}
+
+TEST_F(SessionTest, DecisionStageConnectAndMail) {
+  config_.decision_stage = config::Stage::connect;
+  auto at_connect = make();
+  EXPECT_EQ(at_connect->connect("unknown", ip("192.0.2.12"), "").kind, Response::Kind::reject);
+
+  config_.decision_stage = config::Stage::helo;
+  auto at_helo = make();
+  EXPECT_EQ(at_helo->connect("unknown", ip("192.0.2.12"), ""), proceed);
+  EXPECT_EQ(at_helo->helo("x.example").kind, Response::Kind::reject);
+
+  config_.decision_stage = config::Stage::mail;
+  auto at_mail = make();
+  EXPECT_EQ(at_mail->connect("unknown", ip("192.0.2.12"), ""), proceed);
+  EXPECT_EQ(at_mail->helo("x.example"), proceed);
+  EXPECT_EQ(at_mail->mail("<a@b.example>", "", "Q").kind, Response::Kind::reject);
+}
+
+TEST_F(SessionTest, PassAddsHeaderAtTop) {
+  auto session = make();
+  (void)session->connect("good.test", ip("192.0.2.7"), "");
+  (void)session->mail("<a@b.example>", "", "Q");
+  EXPECT_EQ(session->rcpt("<u@example.org>", "Q"), proceed);
+  const auto edits = session->end_of_message("Q");
+  ASSERT_EQ(edits.insert.size(), 2U);
+  EXPECT_EQ(edits.insert[0].first, "Authentication-Results");
+  // b.example publishes no SPF record (the fake answers NXDOMAIN): spf=none.
+  EXPECT_EQ(edits.insert[0].second,
+            " mx.test; iprev=pass smtp.remote-ip=192.0.2.7 (good.test);\n\t"
+            "spf=none smtp.mailfrom=b.example");
+  EXPECT_EQ(edits.insert[1].first, "Received-SPF");
+  EXPECT_TRUE(edits.delete_auth_results.empty());
+}
+
+TEST_F(SessionTest, ForgedAuthResultsWithOurIdAreDeletedHighestFirst) {
+  auto session = make();
+  (void)session->connect("good.test", ip("192.0.2.7"), "");
+  (void)session->mail("<a@b.example>", "", "Q");
+  session->header("Authentication-Results", "mx.test; iprev=pass smtp.remote-ip=192.0.2.99");
+  session->header("Subject", "hello");
+  session->header("authentication-results", "other.example; spf=pass smtp.mailfrom=x");
+  session->header("Authentication-Results", " (forged) MX.TEST 1; dkim=pass");
+  const auto edits = session->end_of_message("Q");
+  EXPECT_EQ(edits.delete_auth_results, (std::vector<int>{3, 1}));
+  EXPECT_THAT(log_text(), HasSubstr("removed 2 forged"));
+}
+
+TEST_F(SessionTest, MessageStateResetsOnAbortAndNewMail) {
+  auto session = make();
+  (void)session->connect("good.test", ip("192.0.2.7"), "");
+  (void)session->mail("<a@b.example>", "", "Q1");
+  session->header("Authentication-Results", "mx.test; iprev=pass");
+  session->abort();
+  (void)session->mail("<a@b.example>", "", "Q2");
+  session->header("Authentication-Results", "other.example; iprev=pass");
+  session->header("Authentication-Results", "mx.test; iprev=pass");
+  EXPECT_EQ(session->end_of_message("Q2").delete_auth_results, (std::vector<int>{2}));
+  // A second message in the same connection starts clean and still gets the header.
+  (void)session->mail("<c@d.example>", "", "Q3");
+  const auto third = session->end_of_message("Q3");
+  EXPECT_TRUE(third.delete_auth_results.empty());
+  ASSERT_EQ(third.insert.size(), 2U);
+  EXPECT_THAT(third.insert[0].second, HasSubstr("smtp.mailfrom=d.example"));
+}
+
+TEST_F(SessionTest, AuthservIdFallsBackToMtaName) {
+  config_.authserv_id.clear();
+  auto session = make();
+  (void)session->connect("good.test", ip("192.0.2.7"), "mx.example.net");
+  EXPECT_EQ(session->authserv_id(), "mx.example.net");
+  EXPECT_THAT(session->end_of_message("Q").insert[0].second, HasSubstr(" mx.example.net;"));
+}
+
+TEST_F(SessionTest, NonIpConnectionIsNotChecked) {
+  auto session = make();
+  EXPECT_EQ(session->connect("localhost", std::nullopt, ""), proceed);
+  (void)session->mail("<a@b.example>", "", "Q");
+  EXPECT_EQ(session->rcpt("<u@example.org>", "Q"), proceed);
+  EXPECT_EQ(resolver_->queries().size(), 0U);
+  EXPECT_EQ(session->end_of_message("Q").insert[0].second, " mx.test; none");
+}
+
+TEST_F(SessionTest, HostileHeloAndSenderAreLoggedSanitized) {
+  auto session = make();
+  (void)session->connect("good.test", ip("192.0.2.7"), "");
+  const std::string helo = std::string("evil\r\nX-Injected: yes\0", 23) + std::string(10000, 'a');
+  EXPECT_EQ(session->helo(helo), proceed);
+  EXPECT_EQ(session->mail(std::string("<a\r\nb@c>\0", 9), "", "Q"), proceed);
+  const auto log = log_text();
+  EXPECT_THAT(log, HasSubstr("hostile HELO (10023 bytes)"));
+  EXPECT_THAT(log, HasSubstr("hostile MAIL FROM"));
+  for (const auto& [priority, line] : log_) {
+    EXPECT_EQ(line.find_first_of(std::string("\r\n\0", 3)), std::string::npos) << line;
+  }
+  const auto edits = session->end_of_message("Q");
+  EXPECT_THAT(edits.insert[0].second, Not(HasSubstr("\r")));
+}
+
+dns::Answer txt(std::string name, std::string text) {
+  dns::Answer answer;
+  answer.name = std::move(name);
+  answer.type = RrType::txt;
+  answer.outcome = Outcome::ok;
+  answer.ttl = 300;
+  answer.texts = {std::move(text)};
+  return answer;
+}
+
+TEST_F(SessionTest, SpfFailRejectsAtRcptWithTheExplanation) {
+  resolver_->add(txt("strict.example", "v=spf1 -all exp=why.strict.example"));
+  resolver_->add(txt("why.strict.example", "Use our relays"));
+  auto session = make();
+  (void)session->connect("good.test", ip("192.0.2.7"), "");
+  EXPECT_EQ(session->mail("<a@strict.example>", "", "Q"), proceed);
+  const auto response = session->rcpt("<u@example.org>", "Q");
+  EXPECT_EQ(response.kind, Response::Kind::reject);
+  ASSERT_TRUE(response.reply);
+  EXPECT_EQ(response.reply->code, "550");
+  EXPECT_EQ(response.reply->enhanced, "5.7.23");
+  EXPECT_THAT(response.reply->text, HasSubstr("Use our relays"));
+  EXPECT_THAT(log_text(), HasSubstr("spf=fail"));
+}
+
+TEST_F(SessionTest, SpfTemperrorTempfails) {
+  resolver_->add(failure_answer("flaky.example", RrType::txt, Outcome::servfail));
+  auto session = make();
+  (void)session->connect("good.test", ip("192.0.2.7"), "");
+  (void)session->mail("<a@flaky.example>", "", "Q");
+  const auto response = session->rcpt("<u@example.org>", "Q");
+  EXPECT_EQ(response.kind, Response::Kind::tempfail);
+  ASSERT_TRUE(response.reply);
+  EXPECT_EQ(response.reply->code, "451");
+  EXPECT_EQ(response.reply->enhanced, "4.7.24");
+}
+
+TEST_F(SessionTest, SpfIsNotAskedForTrustedOrAuthenticatedClients) {
+  auto trusted = make();
+  (void)trusted->connect("localhost", ip("127.0.0.2"), "");
+  (void)trusted->mail("<a@strict.example>", "", "Q");
+  EXPECT_TRUE(trusted->spf_results().empty());
+  auto authenticated = make();
+  (void)authenticated->connect("good.test", ip("192.0.2.7"), "");
+  (void)authenticated->mail("<a@strict.example>", "alice", "Q");
+  EXPECT_TRUE(authenticated->spf_results().empty());
+  for (const auto& query : resolver_->queries()) {
+    EXPECT_EQ(query.type == RrType::txt, false) << query.name;
+  }
+}
+
+TEST_F(SessionTest, NullSenderIsJudgedOnTheHeloAndNeverRecordedAsMailfromOfTheHelo) {
+  resolver_->add(txt("relay.example", "v=spf1 ip4:192.0.2.7 -all"));
+  auto session = make();
+  (void)session->connect("good.test", ip("192.0.2.7"), "");
+  (void)session->helo("relay.example");
+  (void)session->mail("<>", "", "Q");
+  const auto results = session->spf_results();
+  ASSERT_EQ(results.size(), 2U);
+  EXPECT_EQ(results[0].identity, checks::SpfIdentity::mailfrom);
+  EXPECT_EQ(results[0].sender, "postmaster@relay.example");
+  EXPECT_EQ(results[0].result, checks::SpfResult::pass);
+  EXPECT_EQ(results[1].identity, checks::SpfIdentity::helo);
+  const auto edits = session->end_of_message("Q");
+  const auto& ar = edits.insert[0].second;
+  EXPECT_THAT(ar, HasSubstr("spf=pass smtp.mailfrom=relay.example"));
+  EXPECT_THAT(ar, HasSubstr("spf=pass smtp.helo=relay.example"));
+}
+
+TEST(AuthResultsId, ParsesTheAuthservId) {
+  EXPECT_EQ(auth_results_id(" mx.test; iprev=pass"), "mx.test");
+  EXPECT_EQ(auth_results_id("MX.Test 1; none"), "mx.test");
+  EXPECT_EQ(auth_results_id(" (comment (nested)) mx.test;spf=pass"), "mx.test");
+  EXPECT_EQ(auth_results_id("mx.test;"), "mx.test");
+  EXPECT_EQ(auth_results_id(""), "");
+  EXPECT_EQ(auth_results_id("   "), "");
+}
+
+}  // namespace
+}  // namespace rdns::session
