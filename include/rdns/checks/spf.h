@@ -1,7 +1,10 @@
 #pragma once
-/// SPF (RFC 7208) for the HELO and MAIL FROM identities, evaluated by libspf2 with every DNS
-/// lookup going through our Resolver. Synchronous: run it off the MTA's thread when it should
-/// overlap the dialogue.
+/// SPF (RFC 7208) for the HELO and MAIL FROM identities. Record selection, §12 syntax, term
+/// order, include/redirect, macros, limits and exp= are handled here; libspf2 evaluates the
+/// DNS mechanisms (a, mx, ptr, exists) one at a time. Note: libspf2 1.2.10 itself silently
+/// drops every mechanism past 511 bytes of compiled record, so it never sees whole records.
+/// Every DNS lookup goes through our Resolver. Synchronous: run it off the MTA's thread when it
+/// should overlap the dialogue.
 
 #include <cstdint>
 #include <string>
@@ -38,12 +41,12 @@ struct SpfRequest {
 struct Spf {
   SpfResult result = SpfResult::none;
   SpfIdentity identity = SpfIdentity::mailfrom;
-  std::string domain;       ///< the domain whose policy was evaluated
-  std::string sender;       ///< the checked sender, e.g. "postmaster@helo.example" for <>
-  std::string record;       ///< the SPF record fetched for `domain`, if any
-  std::string mechanism;    ///< the mechanism that matched ("ip4:192.0.2.0/24"), if any
-  std::string explanation;  ///< for fail: the domain's exp= text, if it has one
-  std::string problem;      ///< for permerror/temperror: what was wrong, in plain words
+  std::string domain;                 ///< the domain whose policy was evaluated
+  std::string sender;                 ///< the checked sender, e.g. "postmaster@helo.example" for <>
+  std::string record;                 ///< the SPF record fetched for `domain`, if any
+  std::string mechanism;              ///< the mechanism that matched ("ip4:192.0.2.0/24"), if any
+  std::string explanation;            ///< for fail: the domain's exp= text, if it has one
+  std::string problem;                ///< for permerror/temperror: what was wrong, in plain words
   std::vector<dns::Answer> evidence;  ///< every DNS answer used, in the order asked
 
   bool operator==(const Spf&) const = default;

@@ -1,0 +1,177 @@
+// The RFC 7208 test suite (openspf.org, release 2014.04; BSD licence beside the YAML) through
+// the real check_spf. Each scenario's zonedata is served by a ZoneResolver that answers like the
+// suite's reference driver. The suite's path comes from RDNS_SPF_SUITE (set by meson).
+
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "rdns/checks/spf.h"
+#include "rdns/dns/ip_address.h"
+#include "zone_resolver.h"
+
+namespace rdns::checks {
+namespace {
+
+/// Cases that cannot pass because of libspf2 itself, with the reason. Asserted exactly: a new
+/// failure and a new pass both fail the test, so this list stays true.
+const std::map<std::string, std::string> kKnownDeviations = {};
+
+/// The suite's expected explanation for "no exp= applies" (the driver's default explanation).
+constexpr std::string_view kDefaultExplanation = "DEFAULT";
+
+struct Case {
+  std::string scenario;
+  std::string name;
+  std::string helo;
+  std::string host;
+  std::string mailfrom;
+  std::set<std::string> results;
+  std::optional<std::string> explanation;
+};
+
+std::string scalar(const YAML::Node& node) {
+  return node.IsDefined() ? node.as<std::string>() : "";
+}
+
+/// Loads one scenario's zonedata the way the reference driver does: SPF records are copied to
+/// TXT unless the name has a TXT entry of its own (TXT: NONE suppresses the copy).
+void load_zone(const YAML::Node& zonedata, spftest::ZoneResolver& zone) {
+  for (const auto& item : zonedata) {
+    const std::string name = item.first.as<std::string>();
+    zone.touch(name);
+    bool has_txt = false;
+    std::vector<std::vector<std::string>> spf;
+    for (const auto& entry : item.second) {
+      if (entry.IsScalar()) {
+        if (entry.as<std::string>() == "TIMEOUT") {
+          zone.timeout(name);
+        }
+        continue;
+      }
+      for (const auto& field : entry) {
+        const std::string type = field.first.as<std::string>();
+        const YAML::Node& value = field.second;
+        auto strings = [&value] {
+          std::vector<std::string> out;
+          if (value.IsSequence()) {
+            for (const auto& s : value) out.push_back(s.as<std::string>());
+          } else {
+            out.push_back(value.as<std::string>());
+          }
+          return out;
+        };
+        if (type == "TXT") {
+          has_txt = true;
+          if (!(value.IsScalar() && value.as<std::string>() == "NONE")) {
+            zone.txt_strings(name, strings());
+          }
+        } else if (type == "SPF") {
+          spf.push_back(strings());  // type 99 itself is never asked
+        } else if (type == "A") {
+          zone.a(name, value.as<std::string>());
+        } else if (type == "AAAA") {
+          zone.aaaa(name, value.as<std::string>());
+        } else if (type == "PTR") {
+          zone.ptr(name, value.as<std::string>());
+        } else if (type == "CNAME") {
+          zone.cname(name, value.as<std::string>());
+        } else if (type == "MX") {
+          zone.mx(name, value[0].as<std::uint16_t>(), value[1].as<std::string>());
+        } else {
+          FAIL() << "unknown record type " << type << " at " << name;
+        }
+      }
+    }
+    if (!has_txt) {
+      for (const auto& strings : spf) zone.txt_strings(name, strings);
+    }
+  }
+}
+
+std::string suite_path() {
+  const char* path = std::getenv("RDNS_SPF_SUITE");
+  return path != nullptr ? path : "";
+}
+
+TEST(SpfConformance, Rfc7208Suite) {
+  const std::string path = suite_path();
+  ASSERT_FALSE(path.empty()) << "RDNS_SPF_SUITE is not set; run this test through meson";
+  ASSERT_TRUE(std::filesystem::exists(path))
+      << "the RFC 7208 test suite is missing: " << path
+      << " (the shared/ directory must sit beside the repository)";
+
+  std::size_t passed = 0;
+  std::set<std::string> failed;
+  std::ostringstream report;
+  for (const auto& doc : YAML::LoadAllFromFile(path)) {
+    spftest::ZoneResolver zone;
+    load_zone(doc["zonedata"], zone);
+    const std::string scenario = scalar(doc["description"]);
+    for (const auto& item : doc["tests"]) {
+      Case c;
+      c.scenario = scenario;
+      c.name = item.first.as<std::string>();
+      const YAML::Node& t = item.second;
+      c.helo = scalar(t["helo"]);
+      c.host = scalar(t["host"]);
+      c.mailfrom = scalar(t["mailfrom"]);
+      if (t["result"].IsSequence()) {
+        for (const auto& r : t["result"]) c.results.insert(r.as<std::string>());
+      } else {
+        c.results.insert(t["result"].as<std::string>());
+      }
+      if (t["explanation"]) {
+        c.explanation = t["explanation"].as<std::string>();
+      }
+
+      const auto client = dns::IpAddress::parse(c.host);
+      ASSERT_TRUE(client.has_value()) << c.name << ": bad host " << c.host;
+      SpfRequest request;
+      request.client = *client;
+      request.helo = c.helo;
+      request.mail_from = c.mailfrom;
+      request.identity = SpfIdentity::mailfrom;
+      const Spf spf = check_spf(zone, request);
+
+      const std::string result(to_string(spf.result));
+      bool ok = c.results.count(result) > 0;
+      std::string want_exp;
+      if (c.explanation) {
+        want_exp = *c.explanation == kDefaultExplanation ? "" : *c.explanation;
+        ok = ok && spf.explanation == want_exp;
+      }
+      if (ok) {
+        ++passed;
+        continue;
+      }
+      failed.insert(c.name);
+      report << "FAIL " << c.name << " (" << c.scenario << "): got " << result;
+      if (!spf.problem.empty()) report << " [" << spf.problem << "]";
+      report << ", want";
+      for (const auto& r : c.results) report << " " << r;
+      if (c.explanation) {
+        report << "; explanation got '" << spf.explanation << "' want '" << want_exp << "'";
+      }
+      report << (kKnownDeviations.count(c.name) > 0 ? " (known deviation)" : "") << "\n";
+    }
+  }
+  const std::size_t total = passed + failed.size();
+  std::cout << report.str() << passed << " passed, " << failed.size() << " failed (of " << total
+            << ")\n";
+
+  EXPECT_EQ(total, 203U) << "the suite should hold 203 test cases";
+  std::set<std::string> expected;
+  for (const auto& [name, reason] : kKnownDeviations) expected.insert(name);
+  EXPECT_EQ(failed, expected) << "failures differ from the documented known deviations";
+}
+
+}  // namespace
+}  // namespace rdns::checks
