@@ -55,7 +55,8 @@ nlohmann::json answer_json(const dns::Answer& answer) {
 }  // namespace
 
 Report run_check(dns::Resolver& resolver, const config::Config& config, const dns::IpAddress& ip,
-                 const std::optional<std::string>& helo) {
+                 const std::optional<std::string>& helo,
+                 const std::optional<std::string>& mail_from) {
   // The same Session the daemon runs per connection, driven once; the resolver is borrowed.
   session::Runtime runtime{std::make_shared<const config::Config>(config),
                            std::shared_ptr<dns::Resolver>(&resolver, [](dns::Resolver*) {})};
@@ -64,12 +65,18 @@ Report run_check(dns::Resolver& resolver, const config::Config& config, const dn
   if (helo) {
     (void)session.helo(*helo);
   }
+  if (mail_from) {
+    const auto sender =
+        mail_from->empty() || mail_from->front() == '<' ? *mail_from : "<" + *mail_from + ">";
+    (void)session.mail(sender.empty() ? "<>" : sender, "", "");
+  }
   Report report;
   report.verdict = session.current_verdict();
   report.iprev = *session.iprev();
   if (helo) {
     report.helo = session.helo_result();
   }
+  report.spf = session.spf_results();
   const auto edits = session.end_of_message("");
   for (const auto& [name, body] : edits.insert) {
     report.headers.push_back(name + ":" + body);
@@ -185,6 +192,37 @@ std::string helo_fix(const checks::Helo& helo, const checks::Iprev& iprev) {
   return {};
 }
 
+std::string spf_fix(const checks::Spf& spf, const dns::IpAddress& client) {
+  const std::string ip = client.unmapped().to_string();
+  const std::string ipmech = client.unmapped().is_v4() ? "ip4:" + ip : "ip6:" + ip;
+  switch (spf.result) {
+    case checks::SpfResult::pass:
+    case checks::SpfResult::neutral: return {};
+    case checks::SpfResult::fail:
+    case checks::SpfResult::softfail:
+      return fmt::format(
+          "The SPF record of {0} does not list {1}: add {2}, or a/mx if this host is the "
+          "domain's A or MX host, or include: the provider that sends for {0}.",
+          spf.domain, ip, ipmech);
+    case checks::SpfResult::none:
+      return fmt::format(
+          "{0} publishes no SPF record. Publish a TXT record such as "
+          "\"v=spf1 {1} -all\" (listing every host that sends for {0}).",
+          spf.domain, ipmech);
+    case checks::SpfResult::permerror:
+      return fmt::format(
+          "The SPF record of {} is invalid: {}. Fix the record; receivers treat "
+          "it as a permanent error.",
+          spf.domain, spf.problem.empty() ? "see the record" : spf.problem);
+    case checks::SpfResult::temperror:
+      return fmt::format(
+          "The DNS lookups for the SPF record of {} failed temporarily ({}); "
+          "check its name servers.",
+          spf.domain, spf.problem);
+  }
+  return {};
+}
+
 void print_text(std::ostream& out, const Report& report) {
   const auto& iprev = report.iprev;
   out << fmt::format("Client {}\n\nDNS:\n", iprev.client.to_string());
@@ -218,8 +256,22 @@ void print_text(std::ostream& out, const Report& report) {
                        checks::to_string(helo.reason),
                        helo.matched_by_ptr ? ", matches the verified PTR name" : "");
   }
+  for (const auto& spf : report.spf) {
+    out << fmt::format("\nSPF ({} identity, {}):\n", checks::to_string(spf.identity), spf.sender);
+    for (const auto& answer : spf.evidence) {
+      out << "  " << dns::describe(answer) << "\n";
+    }
+    if (!spf.record.empty()) {
+      out << fmt::format("  record of {}: \"{}\"\n", spf.domain, spf.record);
+    }
+    out << fmt::format("spf: {}", checks::to_string(spf.result));
+    if (!spf.mechanism.empty()) out << fmt::format(" (matched {})", spf.mechanism);
+    if (!spf.problem.empty()) out << fmt::format(" ({})", spf.problem);
+    if (!spf.explanation.empty()) out << fmt::format(", explanation: {}", spf.explanation);
+    out << "\n";
+  }
   const auto& verdict = report.verdict;
-  out << fmt::format("Action: {}", policy::to_string(verdict.action));
+  out << fmt::format("\nAction: {}", policy::to_string(verdict.action));
   if (verdict.exemption != policy::Exemption::none) {
     out << fmt::format(" (exempt: {}; would {})", policy::to_string(verdict.exemption),
                        policy::to_string(verdict.wanted));
@@ -239,6 +291,12 @@ void print_text(std::ostream& out, const Report& report) {
   if (report.helo) {
     if (const auto fix = helo_fix(*report.helo, iprev); !fix.empty()) {
       out << "\nFix (HELO): " << fix << "\n";
+    }
+  }
+  for (const auto& spf : report.spf) {
+    if (spf.identity != checks::SpfIdentity::mailfrom) continue;
+    if (const auto fix = spf_fix(spf, iprev.client); !fix.empty()) {
+      out << "\nFix (SPF): " << fix << "\n";
     }
   }
 }
@@ -279,6 +337,30 @@ void print_json(std::ostream& out, const Report& report) {
         {"fix", helo_fix(helo, iprev)},
     };
     if (!helo.parsed.error.empty()) json["checks"]["helo"]["syntax_error"] = helo.parsed.error;
+  }
+  const auto optional_text = [](const std::string& text) {
+    return text.empty() ? nlohmann::json(nullptr) : nlohmann::json(text);
+  };
+  for (const auto& spf : report.spf) {
+    if (spf.identity != checks::SpfIdentity::mailfrom) {
+      json["checks"]["spf_helo"] = {{"result", checks::to_string(spf.result)},
+                                    {"domain", spf.domain}};
+      continue;
+    }
+    nlohmann::json spf_answers = nlohmann::json::array();
+    for (const auto& answer : spf.evidence) spf_answers.push_back(answer_json(answer));
+    json["checks"]["spf"] = {
+        {"result", checks::to_string(spf.result)},
+        {"identity", checks::to_string(spf.identity)},
+        {"domain", spf.domain},
+        {"sender", spf.sender},
+        {"record", optional_text(spf.record)},
+        {"mechanism", optional_text(spf.mechanism)},
+        {"explanation", optional_text(spf.explanation)},
+        {"problem", optional_text(spf.problem)},
+        {"answers", spf_answers},
+        {"fix", spf_fix(spf, iprev.client)},
+    };
   }
   if (report.verdict.exemption != policy::Exemption::none) {
     json["exemption"] = policy::to_string(report.verdict.exemption);

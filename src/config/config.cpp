@@ -49,6 +49,18 @@ const RuleOption rule_options[] = {
      "HELO claims one of our names or addresses (default reject, 550 5.7.1)", false},
     {"helo-temperror", [](policy::Policy& p) -> policy::Rule& { return p.helo.temperror; },
      "HELO lookups failed temporarily (default tag; never a 5xx)", true},
+    {"spf-fail", [](policy::Policy& p) -> policy::Rule& { return p.spf.fail; },
+     "SPF fail for MAIL FROM (default reject, 550 5.7.23 with the domain's explanation)", false},
+    {"spf-softfail", [](policy::Policy& p) -> policy::Rule& { return p.spf.softfail; },
+     "SPF softfail (default tag)", false},
+    {"spf-neutral", [](policy::Policy& p) -> policy::Rule& { return p.spf.neutral; },
+     "SPF neutral (default tag)", false},
+    {"spf-none", [](policy::Policy& p) -> policy::Rule& { return p.spf.none; },
+     "no SPF record (default tag)", false},
+    {"spf-temperror", [](policy::Policy& p) -> policy::Rule& { return p.spf.temperror; },
+     "SPF temperror (default tempfail, 451 4.7.24; never a 5xx)", true},
+    {"spf-permerror", [](policy::Policy& p) -> policy::Rule& { return p.spf.permerror; },
+     "SPF permerror, invalid record (default tag; reject gives 550 5.7.24)", false},
 };
 
 /// Adds one option that takes a value.
@@ -73,6 +85,8 @@ po::options_description describe_options() {
   value_option(general, "check", "IP",
                "check one client address, print the evidence, the verdict and the fix, exit");
   value_option(general, "helo", "NAME", "with --check: the HELO/EHLO name to check as well");
+  value_option(general, "mail-from", "ADDR",
+               "with --check: the MAIL FROM address for SPF (empty: the null sender)");
   general.add_options()("json", "with --check: print JSON");
   value_option(general, "socket", "SPEC",
                "milter socket: unix:/path or inet:PORT@HOST (default inet:8894@127.0.0.1)");
@@ -494,6 +508,9 @@ Invocation parse_arguments(const std::vector<std::string>& args) {
   }
   if (vm.count("helo") > 0) {
     invocation.check_helo = vm["helo"].as<std::string>();
+  }
+  if (vm.count("mail-from") > 0) {
+    invocation.check_mail_from = vm["mail-from"].as<std::string>();
   }
   invocation.json = vm.count("json") > 0;
   return invocation;

@@ -15,6 +15,31 @@ bool is_token_char(char c) {
   return tspecials.find(c) == std::string_view::npos;
 }
 
+/// RFC 5322 atext.
+bool is_atext(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  if (u <= 0x20 || u >= 0x7f) return false;
+  constexpr std::string_view specials = "()<>[]:;@\\,.\"";
+  return specials.find(c) == std::string_view::npos;
+}
+
+/// A value as an RFC 5322 dot-atom when it is one, else a quoted-string; sanitized.
+std::string dot_atom_or_quoted(std::string_view value) {
+  const std::string clean = sanitize(value);
+  bool dot_atom = !clean.empty() && clean.front() != '.' && clean.back() != '.' &&
+                  clean.find("..") == std::string::npos;
+  for (const char c : clean) {
+    dot_atom = dot_atom && (is_atext(c) || c == '.');
+  }
+  if (dot_atom) return clean;
+  std::string quoted = "\"";
+  for (const char c : clean) {
+    if (c == '"' || c == '\\') quoted += '\\';
+    quoted += c;
+  }
+  return quoted + "\"";
+}
+
 }  // namespace
 
 std::string sanitize(std::string_view value, std::size_t max_length) {
@@ -114,6 +139,69 @@ AuthResult helo_auth_result(const checks::Helo& helo) {
     result.comment = "matches the verified PTR name";
   }
   return result;
+}
+
+AuthResult spf_auth_result(const checks::Spf& spf) {
+  AuthResult result;
+  result.method = "spf";
+  result.result = std::string(checks::to_string(spf.result));
+  if (spf.identity == checks::SpfIdentity::helo) {
+    result.properties.emplace_back("smtp.helo", spf.domain);
+  } else {
+    result.properties.emplace_back("smtp.mailfrom", spf.domain);
+  }
+  if (spf.result == checks::SpfResult::permerror || spf.result == checks::SpfResult::temperror) {
+    result.comment = spf.problem;
+  }
+  return result;
+}
+
+std::string received_spf(const checks::Spf& spf, const checks::SpfRequest& request) {
+  const std::string ip = request.client.unmapped().to_string();
+  const std::string receiver = sanitize(request.receiver);
+  std::string comment;
+  switch (spf.result) {
+    case checks::SpfResult::pass:
+      comment = "domain of " + spf.sender + " designates " + ip + " as permitted sender";
+      break;
+    case checks::SpfResult::fail:
+      comment = "domain of " + spf.sender + " does not designate " + ip + " as permitted sender";
+      break;
+    case checks::SpfResult::softfail:
+      comment = "domain of transitioning " + spf.sender + " does not designate " + ip +
+                " as permitted sender";
+      break;
+    case checks::SpfResult::neutral:
+      comment = ip + " is neither permitted nor denied by domain of " + spf.sender;
+      break;
+    case checks::SpfResult::none:
+      comment = "domain of " + spf.sender + " does not provide an SPF record";
+      break;
+    case checks::SpfResult::temperror:
+      comment = "error in processing during lookup of " + spf.sender;
+      break;
+    case checks::SpfResult::permerror:
+      comment = "the SPF record of " + spf.domain + " is invalid";
+      break;
+  }
+  std::string body = " " + std::string(checks::to_string(spf.result)) + " (" +
+                     comment_text(receiver.empty() ? comment : receiver + ": " + comment) + ")";
+  std::vector<std::pair<std::string, std::string>> keys{
+      {"client-ip", ip},
+      {"envelope-from", spf.identity == checks::SpfIdentity::mailfrom ? spf.sender : ""},
+      {"helo", request.helo},
+      {"receiver", receiver},
+      {"identity", std::string(checks::to_string(spf.identity))},
+      {"mechanism", spf.mechanism},
+      {"problem", spf.problem},
+  };
+  for (const auto& [key, value] : keys) {
+    if (value.empty()) continue;
+    // RFC 7208 §9.1: key-value-pair = key [CFWS] "=" ( dot-atom / quoted-string ).
+    body += "\n\t" + key + "=" + dot_atom_or_quoted(value) + ";";
+  }
+  if (body.back() == ';') body.pop_back();
+  return body;
 }
 
 }  // namespace rdns::header

@@ -29,6 +29,21 @@ Reply temporary_reply(Reply reply) {
   return reply;
 }
 
+using Vars = std::vector<std::pair<std::string, std::string>>;
+
+/// The finding a rule gives: its action, and for reject/tempfail its reply with the
+/// placeholders expanded (or `text` when given: an explanation the sender should read).
+Finding apply_rule(Finding finding, const Rule& rule, const Vars& vars,
+                   std::optional<std::string> text = std::nullopt) {
+  finding.action = rule.action;
+  if (rule.action == Action::reject || rule.action == Action::tempfail) {
+    Reply reply = rule.reply;
+    reply.text = text ? *text : expand(reply.text, vars);
+    finding.reply = std::move(reply);
+  }
+  return finding;
+}
+
 }  // namespace
 
 std::string Reply::to_string() const {
@@ -161,19 +176,12 @@ Finding judge_iprev(const IprevPolicy& policy, const checks::Iprev& iprev) {
       break;
     case checks::IprevResult::permerror: rule = &policy.permerror; break;
   }
-  finding.action = rule->action;
-  if (rule->action == Action::reject || rule->action == Action::tempfail) {
-    const std::vector<std::pair<std::string, std::string>> vars{
-        {"ip", iprev.client.to_string()},
-        {"ptr", iprev.ptr.empty() ? "none" : fmt::format("{}", fmt::join(iprev.ptr, ", "))},
-        {"reason", std::string(checks::to_string(iprev.reason))},
-        {"result", std::string(checks::to_string(iprev.result))},
-    };
-    Reply reply = rule->reply;
-    reply.text = expand(reply.text, vars);
-    finding.reply = std::move(reply);
-  }
-  return finding;
+  return apply_rule(
+      std::move(finding), *rule,
+      {{"ip", iprev.client.to_string()},
+       {"ptr", iprev.ptr.empty() ? "none" : fmt::format("{}", fmt::join(iprev.ptr, ", "))},
+       {"reason", std::string(checks::to_string(iprev.reason))},
+       {"result", std::string(checks::to_string(iprev.result))}});
 }
 
 Finding judge_helo(const HeloPolicy& policy, const checks::Helo& helo,
@@ -197,20 +205,49 @@ Finding judge_helo(const HeloPolicy& policy, const checks::Helo& helo,
       finding.temporary = true;
       break;
   }
-  finding.action = rule->action;
-  if (rule->action == Action::reject || rule->action == Action::tempfail) {
-    const std::vector<std::pair<std::string, std::string>> vars{
-        {"ip", client.unmapped().to_string()},
-        {"helo", helo.helo.substr(0, 64)},
-        {"reason", std::string(checks::to_string(helo.reason))},
-        {"result", std::string(checks::to_string(helo.result))},
-        {"detail", helo.parsed.error},
-    };
-    Reply reply = rule->reply;
-    reply.text = expand(reply.text, vars);
-    finding.reply = std::move(reply);
+  return apply_rule(std::move(finding), *rule,
+                    {{"ip", client.unmapped().to_string()},
+                     {"helo", helo.helo.substr(0, 64)},
+                     {"reason", std::string(checks::to_string(helo.reason))},
+                     {"result", std::string(checks::to_string(helo.result))},
+                     {"detail", helo.parsed.error}});
+}
+
+Finding judge_spf(const SpfPolicy& policy, const checks::Spf& spf, const dns::IpAddress& client,
+                  bool enforce) {
+  Finding finding;
+  finding.check = spf.identity == checks::SpfIdentity::helo ? "spf-helo" : "spf";
+  finding.label = std::string(checks::to_string(spf.result));
+  const Rule* rule = nullptr;
+  switch (spf.result) {
+    case checks::SpfResult::pass: return finding;
+    case checks::SpfResult::fail: rule = &policy.fail; break;
+    case checks::SpfResult::softfail: rule = &policy.softfail; break;
+    case checks::SpfResult::neutral: rule = &policy.neutral; break;
+    case checks::SpfResult::none: rule = &policy.none; break;
+    case checks::SpfResult::temperror:
+      rule = &policy.temperror;
+      finding.temporary = true;
+      break;
+    case checks::SpfResult::permerror: rule = &policy.permerror; break;
   }
-  return finding;
+  if (!enforce) {
+    return finding;
+  }
+  // RFC 7208 §6.2: the domain's own explanation is what the sender should read.
+  std::optional<std::string> explanation;
+  if (spf.result == checks::SpfResult::fail && !spf.explanation.empty()) {
+    explanation = "SPF: " + spf.explanation;
+  }
+  return apply_rule(std::move(finding), *rule,
+                    {{"ip", client.unmapped().to_string()},
+                     {"domain", spf.domain},
+                     {"sender", spf.sender},
+                     {"result", std::string(checks::to_string(spf.result))},
+                     {"reason", std::string(checks::to_string(spf.result))},
+                     {"problem", spf.problem},
+                     {"mechanism", spf.mechanism}},
+                    explanation);
 }
 
 Verdict decide(std::vector<Finding> findings, Exemption exemption, bool dry_run) {

@@ -75,7 +75,18 @@ std::string auth_results_id(std::string_view body) {
 Session::Session(Runtime runtime, Logger logger)
     : runtime_(std::move(runtime)), logger_(std::move(logger)) {}
 
+namespace {
+
+/// Waits for a future that may hold nothing (a check that was not started).
+void wait_quietly(const std::shared_future<checks::Spf>& future) {
+  if (future.valid()) future.wait();
+}
+
+}  // namespace
+
 Session::~Session() {
+  wait_quietly(message_.spf_mailfrom);
+  wait_quietly(message_.spf_helo);
   // Note: the lookups refer to the resolver; wait (bounded by the query deadlines) so a
   // reload can never free a resolver that still has our lookups in flight.
   if (iprev_.valid()) {
@@ -153,7 +164,9 @@ Response Session::mail(std::string_view sender, std::string_view auth_authen,
   }
   message_.sender = header::sanitize(sender, 512);
   message_.authenticated = !auth_authen.empty();
-  if (runtime_.config->decision_stage == config::Stage::mail) {
+  start_spf(sender);
+  // SPF is known only from MAIL on: with an earlier decision stage it is judged here.
+  if (runtime_.config->decision_stage != config::Stage::rcpt) {
     return apply(verdict(queue_id, "mail"));
   }
   return {};
@@ -195,9 +208,17 @@ HeaderEdits Session::end_of_message(std::string_view queue_id) {
     if (helo_seen_) {
       results.push_back(header::helo_auth_result(helo_result()));
     }
+    for (const auto& spf : spf_results()) {
+      results.push_back(header::spf_auth_result(spf));
+    }
   }
   edits.insert.emplace_back("Authentication-Results",
                             header::assemble_auth_results(authserv_id_, results));
+  for (const auto& spf : spf_results()) {
+    if (spf.identity == checks::SpfIdentity::mailfrom && message_.spf_request) {
+      edits.insert.emplace_back("Received-SPF", header::received_spf(spf, *message_.spf_request));
+    }
+  }
   edits.delete_auth_results.assign(message_.forged.rbegin(), message_.forged.rend());
   if (!edits.delete_auth_results.empty()) {
     log(LOG_NOTICE,
@@ -212,7 +233,54 @@ HeaderEdits Session::end_of_message(std::string_view queue_id) {
 }
 
 void Session::abort() {
+  wait_quietly(message_.spf_mailfrom);
+  wait_quietly(message_.spf_helo);
   message_ = Message{};
+}
+
+bool Session::trusted_client() const {
+  const auto& networks = runtime_.config->policy.exemptions.trusted_networks;
+  return client_ && std::any_of(networks.begin(), networks.end(),
+                                [this](const dns::Network& n) { return n.contains(*client_); });
+}
+
+void Session::start_spf(std::string_view sender) {
+  // Note: SPF says nothing useful about trusted or authenticated senders; skip the lookups.
+  if (!client_ || trusted_client() || message_.authenticated) {
+    return;
+  }
+  std::string address(sender.substr(0, 1024));
+  if (address.size() >= 2 && address.front() == '<' && address.back() == '>') {
+    address = address.substr(1, address.size() - 2);
+  }
+  checks::SpfRequest request;
+  request.client = *client_;
+  request.helo = helo_;
+  request.mail_from = address;
+  request.identity = checks::SpfIdentity::mailfrom;
+  request.receiver = authserv_id_;
+  message_.spf_request = request;
+  // libspf2 is synchronous: each identity runs on its own thread, overlapping the dialogue.
+  const auto resolver = runtime_.resolver;
+  message_.spf_mailfrom = std::async(std::launch::async, [resolver, request] {
+                            return checks::check_spf(*resolver, request);
+                          }).share();
+  if (checks::spf_helo_checkable(helo_)) {
+    auto helo_request = request;
+    helo_request.identity = checks::SpfIdentity::helo;
+    message_.spf_helo = std::async(std::launch::async, [resolver, helo_request] {
+                          return checks::check_spf(*resolver, helo_request);
+                        }).share();
+  }
+}
+
+std::vector<checks::Spf> Session::spf_results() {
+  if (message_.spf.empty()) {
+    for (const auto* future : {&message_.spf_mailfrom, &message_.spf_helo}) {
+      if (future->valid()) message_.spf.push_back(future->get());
+    }
+  }
+  return message_.spf;
 }
 
 checks::Helo Session::helo_result() {
@@ -264,7 +332,8 @@ std::optional<checks::Iprev> Session::iprev() {
 }
 
 const policy::Verdict& Session::verdict(std::string_view queue_id, std::string_view stage) {
-  const bool in_transaction = stage == "mail" || stage == "rcpt";
+  const bool in_transaction =
+      stage == "mail" || stage == "rcpt" || (stage == "check" && message_.spf_request.has_value());
   auto& slot = in_transaction ? message_.verdict : connection_verdict_;
   if (slot) {
     return *slot;
@@ -278,6 +347,12 @@ const policy::Verdict& Session::verdict(std::string_view queue_id, std::string_v
     verified = result->verified;
     if (helo_seen_) {
       findings.push_back(policy::judge_helo(config.policy.helo, helo_result(), *client_));
+    }
+    if (in_transaction) {
+      for (const auto& spf : spf_results()) {
+        findings.push_back(policy::judge_spf(config.policy.spf, spf, *client_,
+                                             spf.identity == checks::SpfIdentity::mailfrom));
+      }
     }
   }
   const auto exemption = client_ ? policy::client_exemption(config.policy.exemptions, *client_,

@@ -54,16 +54,12 @@ INSTANTIATE_TEST_SUITE_P(
         ParseCase{"[192.0.2.7]", Kind::address_literal, "192.0.2.7"},
         ParseCase{"[IPv6:2001:db8::7]", Kind::address_literal, "2001:db8::7"},
         ParseCase{"[ipv6:2001:DB8::7]", Kind::address_literal, "2001:db8::7"},
-        ParseCase{"", Kind::invalid, ""},
-        ParseCase{"192.0.2.7", Kind::invalid, ""},
-        ParseCase{"2001:db8::7", Kind::invalid, ""},
-        ParseCase{"[300.1.1.1]", Kind::invalid, ""},
+        ParseCase{"", Kind::invalid, ""}, ParseCase{"192.0.2.7", Kind::invalid, ""},
+        ParseCase{"2001:db8::7", Kind::invalid, ""}, ParseCase{"[300.1.1.1]", Kind::invalid, ""},
         ParseCase{"[IPv6:zzz]", Kind::invalid, ""},
         ParseCase{"[IPv6:192.0.2.7]", Kind::invalid, ""},
-        ParseCase{"[2001:db8::7]", Kind::invalid, ""},
-        ParseCase{"[192.0.2.7", Kind::invalid, ""},
-        ParseCase{"[]", Kind::invalid, ""},
-        ParseCase{"mail example.com", Kind::invalid, ""},
+        ParseCase{"[2001:db8::7]", Kind::invalid, ""}, ParseCase{"[192.0.2.7", Kind::invalid, ""},
+        ParseCase{"[]", Kind::invalid, ""}, ParseCase{"mail example.com", Kind::invalid, ""},
         ParseCase{"mail_1.example.com", Kind::invalid, ""},
         ParseCase{"-mail.example.com", Kind::invalid, ""},
         ParseCase{"mail-.example.com", Kind::invalid, ""},
@@ -71,7 +67,9 @@ INSTANTIATE_TEST_SUITE_P(
         ParseCase{".example.com", Kind::invalid, ""},
         ParseCase{"mail.example.com..", Kind::invalid, ""},
         ParseCase{"xn--bcher-kva.example", Kind::domain, "xn--bcher-kva.example"},
-        ParseCase{"b\xc3\xbc" "cher.example", Kind::invalid, ""},
+        ParseCase{"b\xc3\xbc"
+                  "cher.example",
+                  Kind::invalid, ""},
         ParseCase{"mail.example.com\r\nRCPT TO:<x@y>", Kind::invalid, ""},
         ParseCase{std::string("mail\0.example.com", 17), Kind::invalid, ""},
         ParseCase{"mail\t.example.com", Kind::invalid, ""},
@@ -215,10 +213,10 @@ TEST_F(DecideHelo, NoAddressMismatchAndPtrMatch) {
 }
 
 TEST_F(DecideHelo, TemporaryFailuresNeverBecomeFailures) {
-  const auto servfail =
-      answers_for("mail.example.de", failure_answer("mail.example.de", RrType::a, Outcome::servfail),
-                  failure_answer("mail.example.de", RrType::aaaa, Outcome::nxdomain),
-                  failure_answer("mail.example.de", RrType::mx, Outcome::nxdomain));
+  const auto servfail = answers_for(
+      "mail.example.de", failure_answer("mail.example.de", RrType::a, Outcome::servfail),
+      failure_answer("mail.example.de", RrType::aaaa, Outcome::nxdomain),
+      failure_answer("mail.example.de", RrType::mx, Outcome::nxdomain));
   const auto helo = decide_helo("mail.example.de", client_, identity_, servfail, {});
   EXPECT_EQ(helo.result, HeloResult::temperror);
   EXPECT_EQ(helo.reason, HeloReason::dns_error);

@@ -17,6 +17,7 @@ namespace rdns::cli {
 struct Report {
   checks::Iprev iprev;
   std::optional<checks::Helo> helo;  ///< with --helo
+  std::vector<checks::Spf> spf;      ///< with --mail-from: MAIL FROM identity, then HELO
   policy::Verdict verdict;
   std::vector<std::string> headers;  ///< "Authentication-Results: ..." lines
 };
@@ -25,13 +26,17 @@ struct Report {
 /// connecting from `ip` (exemptions included).
 [[nodiscard]] Report run_check(dns::Resolver& resolver, const config::Config& config,
                                const dns::IpAddress& ip,
-                               const std::optional<std::string>& helo = std::nullopt);
+                               const std::optional<std::string>& helo = std::nullopt,
+                               const std::optional<std::string>& mail_from = std::nullopt);
 
 /// Plain-words advice for an iprev result; empty for pass.
 [[nodiscard]] std::string iprev_fix(const checks::Iprev& iprev);
 
 /// Plain-words advice for a HELO result; empty for pass and none.
 [[nodiscard]] std::string helo_fix(const checks::Helo& helo, const checks::Iprev& iprev);
+
+/// Plain-words advice for an SPF result; empty when there is nothing to fix.
+[[nodiscard]] std::string spf_fix(const checks::Spf& spf, const dns::IpAddress& client);
 
 /// Human-readable report.
 void print_text(std::ostream& out, const Report& report);

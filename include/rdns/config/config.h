@@ -47,7 +47,8 @@ struct Invocation {
   enum class Mode : std::uint8_t { run, check, help, version };
   Mode mode = Mode::run;
   std::string check_ip;
-  std::optional<std::string> check_helo;  ///< --helo with --check
+  std::optional<std::string> check_helo;       ///< --helo with --check
+  std::optional<std::string> check_mail_from;  ///< --mail-from with --check
   bool json = false;
   std::string help_text;
   std::vector<std::string> args;  ///< the arguments, kept for re-reading on SIGHUP

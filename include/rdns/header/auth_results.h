@@ -9,6 +9,7 @@
 
 #include "rdns/checks/helo.h"
 #include "rdns/checks/iprev.h"
+#include "rdns/checks/spf.h"
 
 namespace rdns::header {
 
@@ -48,5 +49,16 @@ struct AuthResult {
 /// The HELO resinfo, an extension method (RFC 8601 §2.7.6):
 /// "x-helo=fail smtp.helo=exchange.local (bad-tld)".
 [[nodiscard]] AuthResult helo_auth_result(const checks::Helo& helo);
+
+/// The SPF resinfo: "spf=pass smtp.mailfrom=example.com" for the MAIL FROM identity (the
+/// domain only, as DMARC reads it) or "spf=pass smtp.helo=mail.example.com" for HELO; never a
+/// HELO result under smtp.mailfrom (CVE-2019-20790).
+[[nodiscard]] AuthResult spf_auth_result(const checks::Spf& spf);
+
+/// The Received-SPF field body (RFC 7208 §9.1), e.g.
+/// " pass (mx.example.org: domain of a@example.com designates 192.0.2.7 as permitted sender)
+///  client-ip=192.0.2.7; envelope-from="a@example.com"; helo=mail.example.com;
+///  receiver=mx.example.org; identity=mailfrom; mechanism="ip4:192.0.2.0/24"", folded.
+[[nodiscard]] std::string received_spf(const checks::Spf& spf, const checks::SpfRequest& request);
 
 }  // namespace rdns::header

@@ -8,6 +8,7 @@
 
 #include "rdns/checks/helo.h"
 #include "rdns/checks/iprev.h"
+#include "rdns/checks/spf.h"
 #include "rdns/dns/ip_address.h"
 
 namespace rdns::policy {
@@ -81,6 +82,25 @@ struct HeloPolicy {
   bool operator==(const HeloPolicy&) const = default;
 };
 
+/// Policy for SPF results of the MAIL FROM identity (options spf-fail, spf-softfail, ...).
+/// The HELO identity is recorded in the headers only.
+struct SpfPolicy {
+  /// The reply text is the domain's explanation (exp=) when it has one.
+  Rule fail{Action::reject,
+            {"550", "5.7.23", "SPF: %{domain} does not allow %{ip} to send mail from %{sender}"}};
+  Rule softfail{Action::tag,
+                {"550", "5.7.23", "SPF: %{domain} does not fully allow %{ip} (softfail)"}};
+  Rule neutral{Action::tag, {"550", "5.7.23", "SPF: %{domain} makes no statement for %{ip}"}};
+  Rule none{Action::tag, {"550", "5.7.23", "SPF: %{domain} publishes no SPF record"}};
+  Rule temperror{Action::tempfail,
+                 {"451", "4.7.24",
+                  "SPF: the DNS of %{domain} failed temporarily; try again "
+                  "later"}};
+  Rule permerror{Action::tag,
+                 {"550", "5.7.24", "SPF: the SPF record of %{domain} is invalid (%{problem})"}};
+  bool operator==(const SpfPolicy&) const = default;
+};
+
 /// Who is exempt from reject/tempfail (headers are still added).
 struct Exemptions {
   std::vector<dns::Network> trusted_networks;  ///< option trusted-networks
@@ -93,6 +113,7 @@ struct Exemptions {
 struct Policy {
   IprevPolicy iprev;
   HeloPolicy helo;
+  SpfPolicy spf;
   Exemptions exemptions;
   /// Never reject or tempfail; log what would have happened.
   bool dry_run = false;
@@ -155,6 +176,10 @@ struct Verdict {
 /// Maps a HELO result to a finding (none and pass give accept).
 [[nodiscard]] Finding judge_helo(const HeloPolicy& policy, const checks::Helo& helo,
                                  const dns::IpAddress& client);
+
+/// Maps an SPF result to a finding; `enforce` is false for an identity that is only reported.
+[[nodiscard]] Finding judge_spf(const SpfPolicy& policy, const checks::Spf& spf,
+                                const dns::IpAddress& client, bool enforce = true);
 
 /// Combines findings: the strongest action wins (reject > tempfail > tag > accept), the first
 /// finding with it supplies the reply. A temporary finding never yields a 5xx: reject becomes

@@ -12,6 +12,7 @@
 
 #include "rdns/checks/helo.h"
 #include "rdns/checks/iprev.h"
+#include "rdns/checks/spf.h"
 #include "rdns/config/config.h"
 #include "rdns/dns/resolver.h"
 #include "rdns/policy/policy.h"
@@ -75,6 +76,10 @@ class Session {
   /// The HELO result (none before HELO), waiting for its lookups if needed (bounded).
   [[nodiscard]] checks::Helo helo_result();
 
+  /// The SPF results of the current transaction (MAIL FROM identity first, then HELO), waiting
+  /// for them if needed; empty before MAIL, for trusted or authenticated clients.
+  [[nodiscard]] std::vector<checks::Spf> spf_results();
+
   /// The iprev result, waiting for it if needed (bounded); nullopt without a client address.
   [[nodiscard]] std::optional<checks::Iprev> iprev();
   [[nodiscard]] const std::string& authserv_id() const { return authserv_id_; }
@@ -87,7 +92,14 @@ class Session {
     std::vector<int> forged;  // indexes of incoming Authentication-Results with our id
     std::optional<policy::Verdict> verdict;
     bool logged = false;
+    std::optional<checks::SpfRequest> spf_request;  // MAIL FROM identity
+    std::shared_future<checks::Spf> spf_mailfrom;
+    std::shared_future<checks::Spf> spf_helo;
+    std::vector<checks::Spf> spf;  // once both are in
   };
+
+  void start_spf(std::string_view sender);
+  [[nodiscard]] bool trusted_client() const;
 
   /// Decides (once per transaction, or once per connection before MAIL) and logs.
   const policy::Verdict& verdict(std::string_view queue_id, std::string_view stage);
