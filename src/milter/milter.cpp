@@ -24,10 +24,11 @@ std::string macro(SMFICTX* ctx, const char* name) {
   return value != nullptr ? value : "";
 }
 
-/// Reply text for smfi_setreply: printable ASCII only, '%' doubled (libmilter formats it).
+/// Reply text for smfi_setreply: printable ASCII only, '%' doubled (libmilter formats it),
+/// bounded so the line stays within RFC 5321's 512 octets after the MTA undoubles it.
 std::string reply_text(std::string_view text) {
   std::string out;
-  for (const char c : text) {
+  for (const char c : text.substr(0, 480)) {
     const auto u = static_cast<unsigned char>(c);
     if (u < 0x20 || u >= 0x7f) {
       out += '?';
@@ -49,7 +50,12 @@ sfsistat respond(SMFICTX* ctx, const session::Response& response) {
     auto code = response.reply->code;
     auto enhanced = response.reply->enhanced;
     auto text = reply_text(response.reply->text);
-    smfi_setreply(ctx, code.data(), enhanced.data(), text.data());
+    if (smfi_setreply(ctx, code.data(), enhanced.data(), text.data()) != MI_SUCCESS) {
+      // The MTA would answer with its own generic text; say why ours was refused.
+      options.logger(LOG_WARNING, fmt::format("smfi_setreply refused \"{} {} {}\" ({} bytes); "
+                                              "the MTA uses its default reply text",
+                                              code, enhanced, text.substr(0, 80), text.size()));
+    }
   }
   return response.kind == Kind::reject ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 }

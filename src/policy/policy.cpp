@@ -39,6 +39,13 @@ Finding apply_rule(Finding finding, const Rule& rule, const Vars& vars,
   if (rule.action == Action::reject || rule.action == Action::tempfail) {
     Reply reply = rule.reply;
     reply.text = text ? *text : expand(reply.text, vars);
+    // RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets with its CRLF; the code and the
+    // enhanced code take up to 14 of them.
+    constexpr std::size_t max_text = 480;
+    if (reply.text.size() > max_text) {
+      reply.text.resize(max_text - 3);
+      reply.text += "...";
+    }
     finding.reply = std::move(reply);
   }
   return finding;
