@@ -26,6 +26,10 @@ NO_PTR = "192.0.2.12"       # NXDOMAIN
 NO_MATCH = "192.0.2.10"     # PTR elsewhere.test, A 192.0.2.200
 SERVFAIL = "198.51.100.7"   # reverse zone without zone file: SERVFAIL
 
+# HELO names (tests/fixture/README.md, zone zz.): *.test names are a private TLD to the milter.
+HELO_GOOD = "mail.zz"       # A 192.0.2.7 (GOOD)
+HELO_GOOD6 = "v6.zz"        # AAAA 2001:db8::7 (GOOD6)
+
 DEFAULT: dict[str, str] = {}
 
 
@@ -123,6 +127,38 @@ class PostfixE2E(unittest.TestCase):
             self.assertEqual(iprevs[0], iprev, ars[0])
         return ars[0]
 
+    def assert_refused_at_mail(self, result: ph.SmtpResult, reply_prefix: str,
+                               since: int | None = None) -> None:
+        """EHLO (after XCLIENT) accepted, MAIL FROM refused: Postfix's answer to a milter that
+        rejects at HELO."""
+        ctx = self.context(result, since)
+        ehlos = result.replies_to("EHLO")
+        self.assertTrue(ehlos and all(e.startswith("250") for e in ehlos),
+                        f"EHLO answered {ehlos!r}" + ctx)
+        mail = result.reply_to("MAIL FROM") or ""
+        self.assertTrue(mail.startswith(reply_prefix),
+                        f"MAIL FROM answered {mail!r}, expected {reply_prefix!r}" + ctx)
+        self.assertIsNone(result.reply_to("RCPT TO"), "RCPT TO was sent" + ctx)
+        self.assertEqual(result.exit_code, 23, "swaks: expected 'MAIL FROM not accepted'" + ctx)
+        self.assertIsNone(result.queue_id, "message was queued" + ctx)
+
+    def assert_our_helo(self, eml: str, helo: str, context: str = "") -> str:
+        """Our Authentication-Results has exactly one x-helo resinfo, equal to `helo` (a regex
+        if it starts with ^), right after the iprev one. Returns the unfolded header."""
+        ars = [a for a in ar_headers(eml) if ph.split_ar(a)[0] == "mx.test"]
+        self.assertEqual(len(ars), 1, f"expected one Authentication-Results of ours:\n{eml}"
+                         + context)
+        parts = ph.split_ar(ars[0])
+        helos = [p for p in parts[1:] if p.startswith("x-helo=")]
+        self.assertEqual(len(helos), 1, f"x-helo results in {ars[0]!r}" + context)
+        if helo.startswith("^"):
+            self.assertRegex(helos[0], helo, ars[0])
+        else:
+            self.assertEqual(helos[0], helo, ars[0])
+        self.assertTrue(parts[1].startswith("iprev="), ars[0])
+        self.assertEqual(parts.index(helos[0]), 2, f"x-helo should follow iprev: {ars[0]!r}")
+        return ars[0]
+
     def assert_log_has(self, since: int, *needles: str, timeout: float = 2.0) -> str:
         """Waits for one milter log line (after `since`) that contains every needle."""
         found: list[str] = []
@@ -152,7 +188,9 @@ class PostfixE2E(unittest.TestCase):
         raw = next(v for n, v in ph.message_headers(eml)
                    if n.lower() == "authentication-results")
         self.assertNotRegex(raw, r"\r(?!\n)|\n(?![ \t])", repr(raw))
-        self.assert_log_has(since, "client=unknown[192.0.2.7]", "iprev=pass", "action=accept")
+        # The sender's domain publishes no SPF record: spf=none is tagged by default.
+        self.assert_log_has(since, "client=unknown[192.0.2.7]", "iprev=pass", "spf=none",
+                            "action=tag")
 
     def test_02_good_fcrdns_ipv6(self):
         self.milter()
@@ -278,6 +316,141 @@ class PostfixE2E(unittest.TestCase):
         r, since = self.send(xclient_addr=NO_PTR, extra=["--xclient-login", "bob"])
         eml = self.assert_delivered(r, since)
         self.assert_our_ar(eml, r"^iprev=fail smtp\.remote-ip=192\.0\.2\.12\b")
+
+    # ----- HELO/EHLO checks (issue 4) ---------------------------------------------------------
+
+    def test_40_helo_private_tld_rejected_at_rcpt(self):
+        # Good FCrDNS, but "exchange.local" is never a public name: helo-bad-tld = reject, and
+        # with the default decision-stage (rcpt) the 5.5.2 comes at RCPT TO.
+        self.milter()
+        before = self.h.postfix.messages()
+        r, since = self.send(xclient_addr=GOOD, helo="exchange.local")
+        self.assert_refused_at_rcpt(r, "550 5.5.2", since)
+        self.assertIn('"exchange.local"', r.reply_to("RCPT TO"), "reply should name the HELO")
+        self.assertIn("public top-level domain", r.reply_to("RCPT TO"))
+        self.assert_log_has(since, "client=unknown[192.0.2.7]", "iprev=pass",
+                            "helo=fail(bad-tld)", "stage=rcpt", "action=reject")
+        self.assertEqual(self.h.postfix.messages(), before)
+
+    def test_41_helo_stage_rejects_at_mail_from(self):
+        # decision-stage = helo: the milter rejects the EHLO; Postfix answers 250 to EHLO and
+        # gives the 5xx at MAIL FROM.
+        self.milter({"decision-stage": "helo"})
+        r, since = self.send(xclient_addr=GOOD, helo="exchange.local")
+        self.assert_refused_at_mail(r, "550 5.5.2", since)
+        self.assertIn('"exchange.local"', r.reply_to("MAIL FROM"))
+        self.assert_log_has(since, "client=unknown[192.0.2.7]", "helo=fail(bad-tld)",
+                            "stage=helo", "action=reject")
+        # The same stage lets a good HELO through, with the header.
+        r, since = self.send(xclient_addr=GOOD, helo=HELO_GOOD)
+        eml = self.assert_delivered(r, since)
+        self.assert_our_helo(eml, "x-helo=pass smtp.helo=mail.zz", self.context(r, since))
+        self.assert_log_has(since, "helo=pass(ok)", "stage=helo", "action=accept")
+
+    def test_42_helo_matching_name_delivered_with_x_helo(self):
+        self.milter()
+        r, since = self.send(xclient_addr=GOOD, helo=HELO_GOOD)
+        eml = self.assert_delivered(r, since)
+        ctx = self.context(r, since)
+        self.assert_our_ar(eml, "iprev=pass smtp.remote-ip=192.0.2.7 (good.test)", ctx)
+        self.assert_our_helo(eml, "x-helo=pass smtp.helo=mail.zz", ctx)
+        # The resinfo is folded after the iprev one with ";" CRLF/LF TAB.
+        raw = next(v for n, v in ph.message_headers(eml)
+                   if n.lower() == "authentication-results")
+        self.assertRegex(raw, r"\(good\.test\);\r?\n\tx-helo=pass smtp\.helo=mail\.zz(;|\s*$)",
+                         repr(raw))
+        self.assert_log_has(since, "client=unknown[192.0.2.7]", "iprev=pass", "helo=pass(ok)",
+                            "spf=none", "action=tag")
+
+    def test_43_helo_ipv6_name_delivered(self):
+        self.milter()
+        r, since = self.send(xclient_addr="IPV6:" + GOOD6, helo=HELO_GOOD6)
+        eml = self.assert_delivered(r, since)
+        self.assert_our_helo(eml, "x-helo=pass smtp.helo=v6.zz", self.context(r, since))
+
+    def test_44_helo_address_literal_passes(self):
+        # [192.0.2.7] from 192.0.2.7 passes; ']' and '[' are tspecials: the value is quoted.
+        self.milter()
+        r, since = self.send(xclient_addr=GOOD, helo="[192.0.2.7]")
+        eml = self.assert_delivered(r, since)
+        self.assert_our_helo(eml, 'x-helo=pass smtp.helo="[192.0.2.7]"', self.context(r, since))
+        r, since = self.send(xclient_addr="IPV6:" + GOOD6, helo="[IPv6:2001:db8::7]")
+        eml = self.assert_delivered(r, since)
+        self.assert_our_helo(eml, 'x-helo=pass smtp.helo="[IPv6:2001:db8::7]"',
+                             self.context(r, since))
+
+    def test_45_helo_forged_local_rejected(self):
+        # "mx.test" is Postfix's myhostname (the j macro). forged-local is checked before the
+        # TLD, so the reply is 5.7.1 "you are not us", not 5.5.2 bad-tld.
+        self.milter()
+        r, since = self.send(xclient_addr=GOOD, helo="mx.test")
+        self.assert_refused_at_rcpt(r, "550 5.7.1", since)
+        self.assertIn("mx.test", r.reply_to("RCPT TO"))
+        self.assert_log_has(since, "client=unknown[192.0.2.7]", "helo=fail(forged-local)",
+                            "action=reject")
+        r, since = self.send(xclient_addr=GOOD, helo="MX.TEST.")
+        self.assert_refused_at_rcpt(r, "550 5.7.1", since)
+
+    def test_46_helo_own_name_from_trusted_client_is_not_forged(self):
+        # 127.0.0.1 is in trusted-networks: it may call itself mx.test. The name is still in a
+        # private TLD (bad-tld), but a trusted client is exempt: tagged, delivered.
+        self.milter()
+        r, since = self.send(helo="mx.test")
+        eml = self.assert_delivered(r, since)
+        self.assert_our_helo(eml, "x-helo=fail smtp.helo=mx.test (bad-tld)",
+                             self.context(r, since))
+        self.assert_log_has(since, "client=unknown[127.0.0.1]", "helo=fail(bad-tld)",
+                            "exempt=trusted-network", "would=reject")
+
+    def test_47_helo_results_that_are_only_tagged(self):
+        # RFC 5321 §4.1.4: mismatch alone must not refuse mail; no-address and temperror are
+        # tagged by default too. An MX-only name counts as resolving (mismatch).
+        self.milter()
+        cases = {
+            "other.zz": "x-helo=fail smtp.helo=other.zz (mismatch)",
+            "mxonly.zz": "x-helo=fail smtp.helo=mxonly.zz (mismatch)",
+            "noaddr.zz": "x-helo=fail smtp.helo=noaddr.zz (no-address)",
+            "mail.broken.zz": "x-helo=temperror smtp.helo=mail.broken.zz (dns-error)",
+        }
+        for helo, expected in cases.items():
+            with self.subTest(helo=helo):
+                r, since = self.send(xclient_addr=GOOD, helo=helo)
+                eml = self.assert_delivered(r, since)
+                self.assert_our_helo(eml, expected, self.context(r, since))
+
+    def test_48_helo_nonexistent_tld_rejected(self):
+        # The TLD check asks SOA nosuchtld.: NXDOMAIN from the (test) root.
+        self.milter()
+        r, since = self.send(xclient_addr=GOOD, helo="mail.nosuchtld")
+        self.assert_refused_at_rcpt(r, "550 5.5.2", since)
+        self.assert_log_has(since, "helo=fail(bad-tld)", "action=reject")
+
+    def test_49_helo_syntax_and_not_fqdn_rejected(self):
+        self.milter()
+        for helo, detail in (("bad_name.zz", "underscore"), ("192.0.2.7", "[192.0.2.7]")):
+            with self.subTest(helo=helo):
+                r, since = self.send(xclient_addr=GOOD, helo=helo)
+                self.assert_refused_at_rcpt(r, "550 5.5.2", since)
+                self.assertIn(detail, r.reply_to("RCPT TO"))
+                self.assert_log_has(since, "helo=fail(syntax)", "action=reject")
+        r, since = self.send(xclient_addr=GOOD, helo="mailhost")
+        self.assert_refused_at_rcpt(r, "550 5.5.2", since)
+        self.assertIn("fully qualified", r.reply_to("RCPT TO"))
+        self.assert_log_has(since, "helo=fail(not-fqdn)", "action=reject")
+
+    def test_50_xclient_helo_attribute_is_overridden_by_ehlo(self):
+        # swaks sends EHLO again after XCLIENT; Postfix hands that EHLO to the milter, so an
+        # XCLIENT HELO= attribute is not what the milter judges (the later EHLO is).
+        self.milter()
+        r, since = self.send(xclient_addr=GOOD, helo=HELO_GOOD,
+                             extra=["--xclient-helo", "exchange.local"])
+        ctx = self.context(r, since)
+        self.assertIn("HELO=exchange.local", r.transcript, ctx)
+        eml = self.assert_delivered(r, since)
+        self.assert_our_helo(eml, "x-helo=pass smtp.helo=mail.zz", ctx)
+        r, since = self.send(xclient_addr=GOOD, helo="exchange.local",
+                             extra=["--xclient-helo", HELO_GOOD])
+        self.assert_refused_at_rcpt(r, "550 5.5.2", since)
 
     # ----- process control -------------------------------------------------------------------
 
