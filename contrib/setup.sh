@@ -18,7 +18,8 @@ packages="build-essential g++ clang meson ninja-build pkg-config python3 clang-f
   libmilter-dev libunbound-dev libevent-dev nettle-dev libldns-dev libspf2-dev
   libboost-program-options-dev libfmt-dev nlohmann-json3-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev googletest dns-root-data
-  knot knot-dnsutils nsd rbldnsd dnsutils ldnsutils swaks miltertest postfix"
+  knot knot-dnsutils nsd rbldnsd dnsutils ldnsutils swaks miltertest postfix opendmarc
+  util-linux"
 
 missing=""
 for p in $packages; do
