@@ -721,6 +721,7 @@ class Evaluation {
     if (depth == 0) {
       top_record_ = *records.front();
     }
+    step(depth, fmt::format("{}: \"{}\"", printable(domain), printable(*records.front())));
     std::string problem;
     const auto record = parse_record(*records.front(), problem);
     if (!record) {
@@ -752,6 +753,7 @@ class Evaluation {
   }
 
   [[nodiscard]] const std::string& top_record() const { return top_record_; }
+  std::vector<std::string> take_steps() { return std::move(steps_); }
   [[nodiscard]] bool out_of_time() const { return dns_.out_of_time(); }
   std::vector<Answer> take_evidence() { return dns_.take_evidence(); }
 
@@ -759,6 +761,10 @@ class Evaluation {
   HostResult evaluate(const Record& record, const std::string& domain, unsigned depth) {
     for (const auto& mech : record.mechanisms) {
       Match match = evaluate(mech, domain, depth);
+      step(depth + 1, fmt::format("{}: {}", printable(mech.text),
+                                  match.error     ? std::string(to_string(match.error->result))
+                                  : match.matched ? std::string("match")
+                                                  : std::string("no match")));
       if (match.error) {
         return std::move(*match.error);
       }
@@ -986,6 +992,11 @@ class Evaluation {
   ServerPtr server_;
   RequestPtr request_;
   std::string top_record_;
+  std::vector<std::string> steps_;  // what --check shows: each record and term, indented
+
+  void step(unsigned depth, std::string line) {
+    if (steps_.size() < 200) steps_.push_back(std::string(2 * depth, ' ') + std::move(line));
+  }
   std::optional<std::vector<std::string>> validated_;
 };
 
@@ -1088,6 +1099,7 @@ Spf check_spf(dns::Resolver& resolver, const SpfRequest& request) {
     out.explanation = evaluation.explanation(host);
   }
   out.evidence = evaluation.take_evidence();
+  out.steps = evaluation.take_steps();
   return out;
 }
 

@@ -261,8 +261,9 @@ void print_text(std::ostream& out, const Report& report) {
     for (const auto& answer : spf.evidence) {
       out << "  " << dns::describe(answer) << "\n";
     }
-    if (!spf.record.empty()) {
-      out << fmt::format("  record of {}: \"{}\"\n", spf.domain, spf.record);
+    if (!spf.steps.empty()) out << "  evaluation:\n";
+    for (const auto& line : spf.steps) {
+      out << "    " << line << "\n";
     }
     out << fmt::format("spf: {}", checks::to_string(spf.result));
     if (!spf.mechanism.empty()) out << fmt::format(" (matched {})", spf.mechanism);
@@ -359,6 +360,7 @@ void print_json(std::ostream& out, const Report& report) {
         {"explanation", optional_text(spf.explanation)},
         {"problem", optional_text(spf.problem)},
         {"answers", spf_answers},
+        {"steps", spf.steps},
         {"fix", spf_fix(spf, iprev.client)},
     };
   }

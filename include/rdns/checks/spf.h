@@ -48,6 +48,9 @@ struct Spf {
   std::string explanation;            ///< for fail: the domain's exp= text, if it has one
   std::string problem;                ///< for permerror/temperror: what was wrong, in plain words
   std::vector<dns::Answer> evidence;  ///< every DNS answer used, in the order asked
+  /// Each record fetched and each term evaluated, in order, indented by include depth:
+  /// "example.com: \"v=spf1 ip4:192.0.2.0/24 -all\"", "  ip4:192.0.2.0/24: no match", ...
+  std::vector<std::string> steps;
 
   bool operator==(const Spf&) const = default;
 };
