@@ -40,11 +40,15 @@ struct IprevOptions {
 
 /// The iprev verdict with all the evidence behind it.
 struct Iprev {
-  dns::IpAddress client;
+  dns::IpAddress client;  ///< as checked: an IPv4-mapped IPv6 client is its IPv4 address
   IprevResult result = IprevResult::temperror;
   IprevReason reason = IprevReason::ptr_servfail;
-  std::vector<std::string> ptr;       ///< every PTR name found, sorted
-  std::vector<std::string> verified;  ///< PTR names whose A/AAAA include the client
+  /// Every PTR name found: lower-case, no trailing dot, sorted, deduplicated, unusable ones
+  /// included (only names of LDH labels, underscores tolerated, are looked up).
+  std::vector<std::string> ptr;
+  std::vector<std::string> verified;  ///< PTR names whose A/AAAA include the client, sorted
+  /// pass: secure if the PTR and every verified forward answer are; otherwise the PTR
+  /// answer's status (a validated NXDOMAIN is secure), bogus if any answer used was bogus.
   dns::Security dnssec = dns::Security::insecure;
   std::vector<dns::Answer> evidence;  ///< every DNS answer used, in the order asked
 
@@ -55,8 +59,9 @@ struct Iprev {
 [[nodiscard]] std::string_view to_string(IprevReason reason);
 
 /// Pure decision. `ptr` is the (final) PTR answer for client.unmapped(); `forward` holds the
-/// A/AAAA answers for the PTR names that were looked up (any order). Fills every field except
-/// evidence.
+/// A/AAAA answers for the PTR names that were looked up (any order). A `ptr` that is a
+/// confirmed (re-checked) temporary failure gives temperror/unconfirmed. Fills every field
+/// except evidence.
 [[nodiscard]] Iprev decide_iprev(const dns::IpAddress& client, const dns::Answer& ptr,
                                  const std::vector<dns::Answer>& forward);
 

@@ -25,7 +25,11 @@ enum class Stage : std::uint8_t { connect, helo, mail, rcpt };
 [[nodiscard]] std::string_view to_string(Stage stage);
 
 /// Everything the daemon and the CLI run on. Immutable once built; shared as
-/// shared_ptr<const Config> so a reload can swap it for new connections.
+/// shared_ptr<const Config> so a reload can swap it for new connections. parse_arguments()
+/// starts from the documented defaults (trusted-networks 127.0.0.0/8 and ::1/128,
+/// exempt-recipients postmaster and abuse); a default-constructed Config has empty lists.
+/// Negative answers are re-checked (iprev.confirm_*) only when confirm-negative is on and the
+/// result they would give is configured to reject.
 struct Config {
   std::string config_file;  ///< the file read, empty if none
   std::string socket = "inet:8894@127.0.0.1";

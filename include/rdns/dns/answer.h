@@ -56,7 +56,8 @@ struct Answer {
   std::vector<IpAddress> addresses;      ///< A, AAAA
   std::vector<std::string> texts;        ///< TXT/SPF, character-strings joined
   std::vector<MxRecord> mx;              ///< MX
-  bool confirmed = false;                ///< came from a cache-bypassing re-check
+  /// Came from a cache-bypassing re-check (QueryOptions::bypass_cache); set by the resolver.
+  bool confirmed = false;
 
   /// True for NXDOMAIN and NODATA.
   [[nodiscard]] bool negative() const {
