@@ -1,7 +1,10 @@
 #include "milter/milter.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <libmilter/mfapi.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <syslog.h>
 
 #include <cstring>
@@ -236,3 +239,19 @@ void stop() {
 }
 
 }  // namespace rdns::milter
+
+// Note: libmilter answers end of message with separate small writes (each header edit, then
+// the reply). With Nagle's algorithm on, the last write waits for the MTA's delayed ACK:
+// about 40 ms per message (bench/README.md). libmilter offers no hook on its sockets, so the
+// executable interposes accept(), which libmilter's listener calls, and turns Nagle off on
+// every milter connection. On a unix socket setsockopt fails harmlessly.
+extern "C" int accept(int fd, sockaddr* address, socklen_t* length) {
+  using AcceptFn = int (*)(int, sockaddr*, socklen_t*);
+  static const auto real = reinterpret_cast<AcceptFn>(dlsym(RTLD_NEXT, "accept"));
+  const int connection = real(fd, address, length);
+  if (connection >= 0) {
+    const int on = 1;
+    (void)setsockopt(connection, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  }
+  return connection;
+}
