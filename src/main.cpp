@@ -29,7 +29,7 @@ int run_check(const rdns::config::Invocation& invocation) {
   const auto ip = rdns::dns::IpAddress::parse(invocation.check_ip);
   rdns::dns::UnboundResolver resolver(invocation.config.resolver);
   const auto report = rdns::cli::run_check(resolver, invocation.config, *ip, invocation.check_helo,
-                           invocation.check_mail_from);
+                                           invocation.check_mail_from);
   if (invocation.json) {
     rdns::cli::print_json(std::cout, report);
   } else {
