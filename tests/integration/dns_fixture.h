@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "rdns/dns/unbound_resolver.h"
@@ -66,5 +68,12 @@ class DnsFixture : public ::testing::Environment {
 /// Deadline for queries meant to time out: shorter than the ≈0.75 s libunbound needs to give
 /// up on the blackhole (infra-cache-max-rtt 500), so the resolver's own deadline fires first.
 inline constexpr std::chrono::milliseconds short_timeout = 300ms;
+
+/// Parses an address the test data spells correctly; throws (failing the test) otherwise.
+inline dns::IpAddress ip(std::string_view text) {
+  auto parsed = dns::IpAddress::parse(text);
+  if (!parsed) throw std::invalid_argument(std::string(text));
+  return *parsed;
+}
 
 }  // namespace rdns::test

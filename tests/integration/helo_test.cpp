@@ -32,6 +32,7 @@ using dns::RrType;
 using dns::UnboundResolver;
 using rdns::test::DnsFixture;
 using rdns::test::fixture_resolver_config;
+using rdns::test::ip;
 using rdns::test::ProcessResult;
 using rdns::test::required_env;
 using rdns::test::run_process;
@@ -50,12 +51,6 @@ using json = nlohmann::json;
 using namespace std::chrono_literals;
 
 const auto* const fixture_env = ::testing::AddGlobalTestEnvironment(new DnsFixture);
-
-IpAddress ip(std::string_view text) {
-  auto parsed = IpAddress::parse(text);
-  if (!parsed) throw std::invalid_argument(std::string(text));
-  return *parsed;
-}
 
 /// Everything worth printing when an expectation fails.
 std::string explain(const Helo& helo) {

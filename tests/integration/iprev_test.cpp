@@ -26,6 +26,7 @@ using dns::Security;
 using dns::UnboundResolver;
 using rdns::test::DnsFixture;
 using rdns::test::fixture_resolver_config;
+using rdns::test::ip;
 using rdns::test::short_timeout;
 using ::testing::Contains;
 using ::testing::ElementsAre;
@@ -36,12 +37,6 @@ using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 const auto* const fixture_env = ::testing::AddGlobalTestEnvironment(new DnsFixture);
-
-IpAddress ip(std::string_view text) {
-  auto parsed = IpAddress::parse(text);
-  if (!parsed) throw std::invalid_argument(std::string(text));
-  return *parsed;
-}
 
 /// Everything worth printing when an expectation fails.
 std::string explain(const Iprev& iprev) {

@@ -20,6 +20,7 @@ namespace {
 
 using rdns::test::DnsFixture;
 using rdns::test::fixture_resolver_config;
+using rdns::test::ip;
 using rdns::test::short_timeout;
 using ::testing::AnyOf;
 using ::testing::ElementsAre;
@@ -31,12 +32,6 @@ using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 const auto* const fixture_env = ::testing::AddGlobalTestEnvironment(new DnsFixture);
-
-IpAddress ip(std::string_view text) {
-  auto parsed = IpAddress::parse(text);
-  if (!parsed) throw std::invalid_argument(std::string(text));
-  return *parsed;
-}
 
 class ResolverTest : public ::testing::Test {
  protected:
