@@ -162,9 +162,8 @@ class Reader {
 
   [[noreturn]] void fail(const std::string& key, std::string_view value,
                          std::string_view expected) const {
-    const std::string where = from_file_.count(key) > 0 ? file_ : "command line";
     throw ConfigError(
-        fmt::format("{}: option '{}': invalid value '{}' ({})", where, key, value, expected));
+        fmt::format("{}: option '{}': invalid value '{}' ({})", where(key), key, value, expected));
   }
 
   [[nodiscard]] std::string where(const std::string& key) const {

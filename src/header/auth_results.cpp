@@ -15,6 +15,16 @@ bool is_token_char(char c) {
   return tspecials.find(c) == std::string_view::npos;
 }
 
+/// An RFC 5322 quoted-string of already sanitized text: '"' and '\\' escaped.
+std::string quoted_string(std::string_view clean) {
+  std::string quoted = "\"";
+  for (const char c : clean) {
+    if (c == '"' || c == '\\') quoted += '\\';
+    quoted += c;
+  }
+  return quoted + "\"";
+}
+
 /// RFC 5322 atext.
 bool is_atext(char c) {
   const auto u = static_cast<unsigned char>(c);
@@ -31,13 +41,7 @@ std::string dot_atom_or_quoted(std::string_view value) {
   for (const char c : clean) {
     dot_atom = dot_atom && (is_atext(c) || c == '.');
   }
-  if (dot_atom) return clean;
-  std::string quoted = "\"";
-  for (const char c : clean) {
-    if (c == '"' || c == '\\') quoted += '\\';
-    quoted += c;
-  }
-  return quoted + "\"";
+  return dot_atom ? clean : quoted_string(clean);
 }
 
 }  // namespace
@@ -62,15 +66,7 @@ std::string value_or_quoted(std::string_view value) {
   if (!clean.empty() && std::all_of(clean.begin(), clean.end(), is_token_char)) {
     return clean;
   }
-  std::string quoted = "\"";
-  for (const char c : clean) {
-    if (c == '"' || c == '\\') {
-      quoted += '\\';
-    }
-    quoted += c;
-  }
-  quoted += '"';
-  return quoted;
+  return quoted_string(clean);
 }
 
 std::string comment_text(std::string_view value) {

@@ -298,10 +298,7 @@ checks::Helo Session::helo_result() {
     identity.own_names = config.helo_own_names;
     if (!mta_name_.empty()) identity.own_names.push_back(mta_name_);
     identity.own_addresses = local_addresses_;
-    identity.client_trusted =
-        std::any_of(config.policy.exemptions.trusted_networks.begin(),
-                    config.policy.exemptions.trusted_networks.end(),
-                    [this](const dns::Network& network) { return network.contains(*client_); });
+    identity.client_trusted = trusted_client();
     const auto ip = iprev();
     helo_result_ = checks::decide_helo(helo_, *client_, identity, answers,
                                        ip ? ip->verified : std::vector<std::string>{});
