@@ -603,6 +603,42 @@ def split_ar(value):
     return [p.encode("latin-1") for p in parts] if is_bytes else parts
 
 
+
+# ----- shared by the e2e test classes ---------------------------------------------------------
+
+def helo_literal(addr: str) -> str:
+    """The HELO address literal for an XCLIENT address ("IPV6:2001:db8::7" too).
+    Note: every name in the fixture's test. zone is under a private TLD for the milter's HELO
+    check (helo-bad-tld, default reject); a literal equal to the client passes."""
+    if addr.upper().startswith("IPV6:"):
+        return f"[IPv6:{addr[5:]}]"
+    return f"[{addr}]"
+
+
+class HarnessAsserts:
+    """Assertions for unittest.TestCase classes whose `h` is a Harness."""
+
+    h: "Harness"
+
+    def context(self, result: "SmtpResult | None" = None, since: int | None = None) -> str:
+        parts = []
+        if result is not None:
+            parts.append(str(result))
+        if since is not None and self.h.milter is not None:
+            parts.append("--- milter log during this test ---\n"
+                         + self.h.milter.log_since(since))
+        parts.append(self.h.diagnostics())
+        return "\n" + "\n".join(parts)
+
+    def assert_delivered(self, result: "SmtpResult", since: int | None = None) -> str:
+        ctx = self.context(result, since)
+        self.assertEqual(result.exit_code, 0, "swaks failed" + ctx)
+        self.assertIsNotNone(result.queue_id, "no 'queued as' in the transcript" + ctx)
+        try:
+            return self.h.wait_for_message(result.queue_id)
+        except HarnessError as e:
+            self.fail(str(e) + ctx)
+
 if __name__ == "__main__":
     # Smoke test of the harness alone: Postfix without a milter delivers; with the milter
     # port dead, Postfix answers 451 4.7.1.

@@ -39,16 +39,8 @@ def ar_headers(eml: str) -> list[str]:
             if n.lower() == "authentication-results"]
 
 
-def helo_literal(addr: str) -> str:
-    """The HELO address literal for an XCLIENT address ("IPV6:2001:db8::7" too).
-    Note: every name in the fixture is under .test, which the milter's HELO check counts as a
-    private TLD (helo-bad-tld, default reject); a literal equal to the client passes."""
-    if addr.upper().startswith("IPV6:"):
-        return f"[IPv6:{addr[5:]}]"
-    return f"[{addr}]"
 
-
-class PostfixE2E(unittest.TestCase):
+class PostfixE2E(ph.HarnessAsserts, unittest.TestCase):
     """One Postfix and one DNS fixture for the class; the milter restarts only when a test
     needs another configuration."""
 
@@ -75,30 +67,11 @@ class PostfixE2E(unittest.TestCase):
     def milter(self, overrides: dict[str, str] | None = None) -> ph.Milter:
         return self.h.ensure_milter(overrides or DEFAULT)
 
-    def context(self, result: ph.SmtpResult | None = None, since: int | None = None) -> str:
-        parts = []
-        if result is not None:
-            parts.append(str(result))
-        if since is not None and self.h.milter is not None:
-            parts.append("--- milter log during this test ---\n"
-                         + self.h.milter.log_since(since))
-        parts.append(self.h.diagnostics())
-        return "\n" + "\n".join(parts)
-
     def send(self, **kwargs) -> tuple[ph.SmtpResult, int]:
         if "helo" not in kwargs and kwargs.get("xclient_addr"):
-            kwargs["helo"] = helo_literal(kwargs["xclient_addr"])
+            kwargs["helo"] = ph.helo_literal(kwargs["xclient_addr"])
         offset = self.h.milter.log_size() if self.h.milter else 0
         return self.h.swaks(**kwargs), offset
-
-    def assert_delivered(self, result: ph.SmtpResult, since: int | None = None) -> str:
-        ctx = self.context(result, since)
-        self.assertEqual(result.exit_code, 0, "swaks failed" + ctx)
-        self.assertIsNotNone(result.queue_id, "no 'queued as' in the transcript" + ctx)
-        try:
-            return self.h.wait_for_message(result.queue_id)
-        except ph.HarnessError as e:
-            self.fail(str(e) + ctx)
 
     def assert_refused_at_rcpt(self, result: ph.SmtpResult, reply_prefix: str,
                                since: int | None = None) -> None:

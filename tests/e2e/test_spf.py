@@ -59,11 +59,6 @@ DMARC_RECORDS = [
 ]
 
 
-def helo_literal(addr: str) -> str:
-    if addr.upper().startswith("IPV6:"):
-        return f"[IPv6:{addr[5:]}]"
-    return f"[{addr}]"
-
 
 # ----- header parsing ------------------------------------------------------------------------
 
@@ -129,7 +124,7 @@ def spf_resinfos(eml: str) -> list[str]:
     return [r for ar in ar_resinfos(eml) for r in ar if r.startswith("spf=")]
 
 
-class Base(unittest.TestCase):
+class Base(ph.HarnessAsserts, unittest.TestCase):
     """Helpers shared by both classes; `h` is the class's Harness."""
 
     h: ph.Harness
@@ -138,31 +133,12 @@ class Base(unittest.TestCase):
     def milter(self) -> ph.Milter:
         return self.h.ensure_milter(self.overrides)
 
-    def context(self, result: ph.SmtpResult | None = None, since: int | None = None) -> str:
-        parts = []
-        if result is not None:
-            parts.append(str(result))
-        if since is not None and self.h.milter is not None:
-            parts.append("--- milter log during this test ---\n"
-                         + self.h.milter.log_since(since))
-        parts.append(self.h.diagnostics())
-        return "\n" + "\n".join(parts)
-
     def send(self, **kwargs) -> tuple[ph.SmtpResult, int]:
         self.milter()
         if "helo" not in kwargs and kwargs.get("xclient_addr"):
-            kwargs["helo"] = helo_literal(kwargs["xclient_addr"])
+            kwargs["helo"] = ph.helo_literal(kwargs["xclient_addr"])
         offset = self.h.milter.log_size()
         return self.h.swaks(**kwargs), offset
-
-    def assert_delivered(self, result: ph.SmtpResult, since: int | None = None) -> str:
-        ctx = self.context(result, since)
-        self.assertEqual(result.exit_code, 0, "swaks failed" + ctx)
-        self.assertIsNotNone(result.queue_id, "no 'queued as' in the transcript" + ctx)
-        try:
-            return self.h.wait_for_message(result.queue_id)
-        except ph.HarnessError as e:
-            self.fail(str(e) + ctx)
 
     def assert_refused(self, result: ph.SmtpResult, reply_prefix: str,
                        since: int | None = None) -> str:
