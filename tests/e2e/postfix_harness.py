@@ -639,6 +639,20 @@ class HarnessAsserts:
         except HarnessError as e:
             self.fail(str(e) + ctx)
 
+    def assert_log_has(self, since: int, *needles: str, timeout: float = 2.0) -> str:
+        """Waits for one milter log line (after `since`) that contains every needle."""
+        found: list[str] = []
+
+        def check() -> bool:
+            for line in self.h.milter.log_since(since).splitlines():
+                if all(n in line for n in needles):
+                    found.append(line)
+                    return True
+            return False
+        if not wait_for(check, timeout, 0.05):
+            self.fail(f"no milter log line containing {needles}" + self.context(since=since))
+        return found[0]
+
 if __name__ == "__main__":
     # Smoke test of the harness alone: Postfix without a milter delivers; with the milter
     # port dead, Postfix answers 451 4.7.1.

@@ -132,21 +132,6 @@ class PostfixE2E(ph.HarnessAsserts, unittest.TestCase):
         self.assertEqual(parts.index(helos[0]), 2, f"x-helo should follow iprev: {ars[0]!r}")
         return ars[0]
 
-    def assert_log_has(self, since: int, *needles: str, timeout: float = 2.0) -> str:
-        """Waits for one milter log line (after `since`) that contains every needle."""
-        found: list[str] = []
-
-        def check() -> bool:
-            for line in self.h.milter.log_since(since).splitlines():
-                if all(n in line for n in needles):
-                    found.append(line)
-                    return True
-            return False
-        if not ph.wait_for(check, timeout, 0.05):
-            self.fail(f"no milter log line containing {needles}" + self.context(since=since))
-        return found[0]
-
-    # ----- default policy --------------------------------------------------------------------
 
     def test_01_good_fcrdns_delivered_with_header(self):
         self.milter()

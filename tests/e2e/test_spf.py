@@ -154,18 +154,6 @@ class Base(ph.HarnessAsserts, unittest.TestCase):
         self.assertIsNone(result.queue_id, "message was queued" + ctx)
         return refusal
 
-    def assert_log_has(self, since: int, *needles: str, timeout: float = 2.0) -> str:
-        found: list[str] = []
-
-        def check() -> bool:
-            for line in self.h.milter.log_since(since).splitlines():
-                if all(n in line for n in needles):
-                    found.append(line)
-                    return True
-            return False
-        if not ph.wait_for(check, timeout, 0.05):
-            self.fail(f"no milter log line containing {needles}" + self.context(since=since))
-        return found[0]
 
     def received_spf(self, eml: str, ctx: str = "") -> tuple[str, str, dict[str, str]]:
         """Exactly one Received-SPF, syntactically valid; parsed."""
