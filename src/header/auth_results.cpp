@@ -200,4 +200,34 @@ std::string received_spf(const checks::Spf& spf, const checks::SpfRequest& reque
   return body;
 }
 
+std::string auth_results_id(std::string_view body) {
+  std::size_t pos = 0;
+  // Skip folding white space and comments (RFC 5322 CFWS) before the authserv-id.
+  while (pos < body.size()) {
+    if (body[pos] == ' ' || body[pos] == '\t' || body[pos] == '\r' || body[pos] == '\n') {
+      ++pos;
+    } else if (body[pos] == '(') {
+      int depth = 0;
+      for (; pos < body.size(); ++pos) {
+        if (body[pos] == '\\') {
+          ++pos;
+        } else if (body[pos] == '(') {
+          ++depth;
+        } else if (body[pos] == ')' && --depth == 0) {
+          ++pos;
+          break;
+        }
+      }
+    } else {
+      break;
+    }
+  }
+  const auto end = body.find_first_of(" \t\r\n;(", pos);
+  std::string id(body.substr(pos, end == std::string_view::npos ? end : end - pos));
+  for (char& c : id) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return id;
+}
+
 }  // namespace rdns::header

@@ -38,38 +38,26 @@ std::string queue_or_noqueue(std::string_view queue_id) {
 
 }  // namespace
 
+std::string path_address(std::string_view path) {
+  if (path.starts_with('<')) {
+    path.remove_prefix(1);
+    if (path.ends_with('>')) path.remove_suffix(1);
+  }
+  // RFC 5321 §4.1.2 A-d-l: "@one.example,@two.example:" before the mailbox; ignored (§3.3).
+  if (path.starts_with('@')) {
+    if (const auto colon = path.find(':'); colon != std::string_view::npos) {
+      path.remove_prefix(colon + 1);
+    }
+  }
+  return std::string(path);
+}
+
 std::string default_authserv_id() {
   std::array<char, 256> name{};
   if (gethostname(name.data(), name.size() - 1) != 0 || name[0] == '\0') {
     return "localhost";
   }
   return name.data();
-}
-
-std::string auth_results_id(std::string_view body) {
-  std::size_t pos = 0;
-  // Skip folding white space and comments (RFC 5322 CFWS) before the authserv-id.
-  while (pos < body.size()) {
-    if (std::isspace(static_cast<unsigned char>(body[pos])) != 0) {
-      ++pos;
-    } else if (body[pos] == '(') {
-      int depth = 0;
-      for (; pos < body.size(); ++pos) {
-        if (body[pos] == '\\') {
-          ++pos;
-        } else if (body[pos] == '(') {
-          ++depth;
-        } else if (body[pos] == ')' && --depth == 0) {
-          ++pos;
-          break;
-        }
-      }
-    } else {
-      break;
-    }
-  }
-  const auto end = body.find_first_of(" \t\r\n;(", pos);
-  return lower(body.substr(pos, end == std::string_view::npos ? end : end - pos));
 }
 
 Session::Session(Runtime runtime, Logger logger)
@@ -123,19 +111,19 @@ Response Session::connect(std::string_view hostname, std::optional<dns::IpAddres
                         [promise](checks::Iprev result) { promise->set_value(std::move(result)); });
   }
   if (config.decision_stage == config::Stage::connect) {
-    return apply(verdict("", "connect"));
+    return apply(verdict("", config::Stage::connect));
   }
   return {};
 }
 
 Response Session::helo(std::string_view name) {
   if (hostile(name, 255)) {
-    log(LOG_WARNING, fmt::format("NOQUEUE: client={}[{}] hostile HELO ({} bytes): \"{}\"",
-                                 hostname_, client_ ? client_->to_string() : "unknown", name.size(),
+    log(LOG_WARNING, fmt::format("{} hostile HELO ({} bytes): \"{}\"", client_tag(""), name.size(),
                                  header::sanitize(name, 100)));
   }
-  // Keep it raw (bounded) for the syntax check; it is sanitized wherever it is shown.
-  helo_ = std::string(name.substr(0, 1024));
+  // Note: kept whole and raw for the syntax check (a cut could turn an invalid name into a
+  // valid one); it is sanitized and bounded wherever it is shown.
+  helo_ = std::string(name);
   helo_seen_ = true;
   helo_result_.reset();
   connection_verdict_.reset();
@@ -148,7 +136,7 @@ Response Session::helo(std::string_view name) {
     promise->set_value(std::move(answers));
   });
   if (runtime_.config->decision_stage == config::Stage::helo) {
-    return apply(verdict("", "helo"));
+    return apply(verdict("", config::Stage::helo));
   }
   return {};
 }
@@ -157,17 +145,14 @@ Response Session::mail(std::string_view sender, std::string_view auth_authen,
                        std::string_view queue_id) {
   message_ = Message{};
   if (hostile(sender, 512)) {
-    log(LOG_WARNING, fmt::format("{}: client={}[{}] hostile MAIL FROM ({} bytes): \"{}\"",
-                                 queue_or_noqueue(queue_id), hostname_,
-                                 client_ ? client_->to_string() : "unknown", sender.size(),
-                                 header::sanitize(sender, 100)));
+    log(LOG_WARNING, fmt::format("{} hostile MAIL FROM ({} bytes): \"{}\"", client_tag(queue_id),
+                                 sender.size(), header::sanitize(sender, 100)));
   }
-  message_.sender = header::sanitize(sender, 512);
   message_.authenticated = !auth_authen.empty();
   start_spf(sender);
   // SPF is known only from MAIL on: with an earlier decision stage it is judged here.
   if (runtime_.config->decision_stage != config::Stage::rcpt) {
-    return apply(verdict(queue_id, "mail"));
+    return apply(verdict(queue_id, config::Stage::mail));
   }
   return {};
 }
@@ -176,13 +161,11 @@ Response Session::rcpt(std::string_view recipient, std::string_view queue_id) {
   if (runtime_.config->decision_stage != config::Stage::rcpt) {
     return {};
   }
-  const auto& decided = verdict(queue_id, "rcpt");
+  const auto& decided = verdict(queue_id, config::Stage::rcpt);
   const auto response = apply(decided);
   if (response.kind != Response::Kind::proceed &&
       policy::recipient_exempt(runtime_.config->policy.exemptions, recipient)) {
-    log(LOG_INFO, fmt::format("{}: client={}[{}] recipient {} exempt from action={}",
-                              queue_or_noqueue(queue_id), hostname_,
-                              client_ ? client_->to_string() : "unknown",
+    log(LOG_INFO, fmt::format("{} recipient {} exempt from action={}", client_tag(queue_id),
                               header::sanitize(recipient, 256), policy::to_string(decided.action)));
     return {};
   }
@@ -195,7 +178,7 @@ void Session::header(std::string_view name, std::string_view value) {
   }
   ++message_.auth_results_seen;
   // RFC 8601 §5: a field claiming to come from us but arriving from outside is forged.
-  if (auth_results_id(value) == lower(authserv_id_)) {
+  if (header::auth_results_id(value) == lower(authserv_id_)) {
     message_.forged.push_back(message_.auth_results_seen);
   }
 }
@@ -203,7 +186,7 @@ void Session::header(std::string_view name, std::string_view value) {
 HeaderEdits Session::end_of_message(std::string_view queue_id) {
   HeaderEdits edits;
   std::vector<header::AuthResult> results;
-  if (auto result = iprev()) {
+  if (const auto& result = iprev()) {
     results.push_back(header::iprev_auth_result(*result));
     if (helo_seen_) {
       results.push_back(header::helo_auth_result(helo_result()));
@@ -222,11 +205,8 @@ HeaderEdits Session::end_of_message(std::string_view queue_id) {
   edits.delete_auth_results.assign(message_.forged.rbegin(), message_.forged.rend());
   if (!edits.delete_auth_results.empty()) {
     log(LOG_NOTICE,
-        fmt::format("{}: client={}[{}] removed {} forged Authentication-Results field(s) "
-                    "claiming authserv-id {}",
-                    queue_or_noqueue(queue_id), hostname_,
-                    client_ ? client_->to_string() : "unknown", edits.delete_auth_results.size(),
-                    authserv_id_));
+        fmt::format("{} removed {} forged Authentication-Results field(s) claiming authserv-id {}",
+                    client_tag(queue_id), edits.delete_auth_results.size(), authserv_id_));
   }
   message_ = Message{};
   return edits;
@@ -249,14 +229,12 @@ void Session::start_spf(std::string_view sender) {
   if (!client_ || trusted_client() || message_.authenticated) {
     return;
   }
-  std::string address(sender.substr(0, 1024));
-  if (address.size() >= 2 && address.front() == '<' && address.back() == '>') {
-    address = address.substr(1, address.size() - 2);
-  }
+  // Note: the whole address, never a cut one: a cut decides which domain is judged (a
+  // 1,000-byte local part once turned an SPF fail into none). The MTA bounds its length.
   checks::SpfRequest request;
   request.client = *client_;
   request.helo = helo_;
-  request.mail_from = address;
+  request.mail_from = path_address(sender);
   request.identity = checks::SpfIdentity::mailfrom;
   request.receiver = authserv_id_;
   message_.spf_request = request;
@@ -265,7 +243,9 @@ void Session::start_spf(std::string_view sender) {
   message_.spf_mailfrom = std::async(std::launch::async, [resolver, request] {
                             return checks::check_spf(*resolver, request);
                           }).share();
-  if (checks::spf_helo_checkable(helo_)) {
+  // RFC 7208 §2.3: the HELO identity only when it is a domain that passed the syntax check.
+  if (checks::parse_helo(helo_).kind == checks::HeloName::Kind::domain &&
+      checks::spf_helo_checkable(helo_)) {
     auto helo_request = request;
     helo_request.identity = checks::SpfIdentity::helo;
     message_.spf_helo = std::async(std::launch::async, [resolver, helo_request] {
@@ -274,7 +254,7 @@ void Session::start_spf(std::string_view sender) {
   }
 }
 
-std::vector<checks::Spf> Session::spf_results() {
+const std::vector<checks::Spf>& Session::spf_results() {
   if (message_.spf.empty()) {
     for (const auto* future : {&message_.spf_mailfrom, &message_.spf_helo}) {
       if (future->valid()) message_.spf.push_back(future->get());
@@ -283,9 +263,9 @@ std::vector<checks::Spf> Session::spf_results() {
   return message_.spf;
 }
 
-checks::Helo Session::helo_result() {
+const checks::Helo& Session::helo_result() {
   if (!helo_seen_ || !client_) {
-    return {};
+    return no_helo_;
   }
   if (!helo_result_) {
     const auto& config = *runtime_.config;
@@ -299,16 +279,16 @@ checks::Helo Session::helo_result() {
     if (!mta_name_.empty()) identity.own_names.push_back(mta_name_);
     identity.own_addresses = local_addresses_;
     identity.client_trusted = trusted_client();
-    const auto ip = iprev();
+    const auto& ip = iprev();
     helo_result_ = checks::decide_helo(helo_, *client_, identity, answers,
                                        ip ? ip->verified : std::vector<std::string>{});
   }
   return *helo_result_;
 }
 
-std::optional<checks::Iprev> Session::iprev() {
+const std::optional<checks::Iprev>& Session::iprev() {
   if (!client_) {
-    return std::nullopt;
+    return iprev_result_;  // empty: no client address, no iprev
   }
   if (!iprev_result_) {
     // Every query has a deadline, so the run always ends; the bound only guards against bugs.
@@ -316,8 +296,8 @@ std::optional<checks::Iprev> Session::iprev() {
     if (iprev_.wait_for(limit) == std::future_status::ready) {
       iprev_result_ = iprev_.get();
     } else {
-      log(LOG_ERR, fmt::format("client=[{}] iprev lookups did not finish within {} ms",
-                               client_->to_string(), limit.count()));
+      log(LOG_ERR, fmt::format("{} iprev lookups did not finish within {} ms", client_tag(""),
+                               limit.count()));
       checks::Iprev late;
       late.client = *client_;
       late.result = checks::IprevResult::temperror;
@@ -328,9 +308,15 @@ std::optional<checks::Iprev> Session::iprev() {
   return iprev_result_;
 }
 
-const policy::Verdict& Session::verdict(std::string_view queue_id, std::string_view stage) {
-  const bool in_transaction =
-      stage == "mail" || stage == "rcpt" || (stage == "check" && message_.spf_request.has_value());
+std::string Session::client_tag(std::string_view queue_id) const {
+  return fmt::format("{}: client={}[{}]", queue_or_noqueue(queue_id), hostname_,
+                     client_ ? client_->to_string() : "unknown");
+}
+
+const policy::Verdict& Session::verdict(std::string_view queue_id,
+                                        std::optional<config::Stage> stage) {
+  const bool in_transaction = stage ? *stage == config::Stage::mail || *stage == config::Stage::rcpt
+                                    : message_.spf_request.has_value();
   auto& slot = in_transaction ? message_.verdict : connection_verdict_;
   if (slot) {
     return *slot;
@@ -338,7 +324,7 @@ const policy::Verdict& Session::verdict(std::string_view queue_id, std::string_v
   const auto& config = *runtime_.config;
   std::vector<policy::Finding> findings;
   std::vector<std::string> verified;
-  const auto result = iprev();
+  const auto& result = iprev();
   if (result) {
     findings.push_back(policy::judge_iprev(config.policy.iprev, *result));
     verified = result->verified;
@@ -357,15 +343,15 @@ const policy::Verdict& Session::verdict(std::string_view queue_id, std::string_v
                                  : policy::Exemption::none;
   slot = policy::decide(std::move(findings), exemption, config.policy.dry_run);
 
-  std::string line = fmt::format("{}: client={}[{}]", queue_or_noqueue(queue_id), hostname_,
-                                 client_ ? client_->to_string() : "unknown");
+  std::string line = client_tag(queue_id);
   for (const auto& finding : slot->findings) {
     line += fmt::format(" {}={}", finding.check, finding.label);
   }
   if (result && !result->verified.empty()) {
     line += fmt::format(" ptr={}", fmt::join(result->verified, ","));
   }
-  line += fmt::format(" stage={} action={}", stage, policy::to_string(slot->action));
+  line += fmt::format(" stage={} action={}", stage ? config::to_string(*stage) : "check",
+                      policy::to_string(slot->action));
   if (slot->exemption != policy::Exemption::none) {
     line += fmt::format(" exempt={} would={}", policy::to_string(slot->exemption),
                         policy::to_string(slot->wanted));

@@ -227,6 +227,17 @@ class SpfE2E(Base):
         self.assert_log_has(since, "client=unknown[192.0.2.7]", "spf=fail", "action=reject")
         self.assertEqual(self.h.postfix.messages(), before)
 
+    def test_02b_fail_holds_with_a_long_local_part(self):
+        # Regression (issue 10.1): a MAIL FROM cut to 1,024 bytes before its <> were removed
+        # gave spf=none (delivered) or cut the domain (tempfail).
+        for length in (1009, 1010, 1023):
+            with self.subTest(length=length):
+                before = self.h.postfix.messages()
+                r, since = self.send(xclient_addr=GOOD, sender="L" * length + "@spf-fail.test")
+                self.assert_refused(r, "550 5.7.23", since)
+                self.assert_log_has(since, "client=unknown[192.0.2.7]", "spf=fail", "action=reject")
+                self.assertEqual(self.h.postfix.messages(), before)
+
     def test_03_softfail_tagged(self):
         r, since = self.send(xclient_addr=GOOD, sender="bob@spf-soft.test")
         eml = self.assert_delivered(r, since)

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "fake_resolver.h"
+#include "rdns/header/auth_results.h"
 
 namespace rdns::session {
 namespace {
@@ -338,13 +339,57 @@ TEST_F(SessionTest, NullSenderIsJudgedOnTheHeloAndNeverRecordedAsMailfromOfTheHe
   EXPECT_THAT(ar, HasSubstr("spf=pass smtp.helo=relay.example"));
 }
 
+// Regression (issue 10.1): the identity was cut to 1,024 bytes before the <> were removed, so a
+// long local part made the domain unparseable (spf=none) or cut the domain itself.
+TEST_F(SessionTest, SpfFailHoldsWhateverTheLengthOfTheLocalPart) {
+  resolver_->add(txt("strict.example", "v=spf1 -all"));
+  for (const std::size_t length : {1U, 64U, 1009U, 1010U, 1023U, 1024U, 5000U}) {
+    auto session = make();
+    (void)session->connect("good.test", ip("192.0.2.7"), "");
+    (void)session->helo("good.test");
+    (void)session->mail("<" + std::string(length, 'L') + "@strict.example>", "", "Q");
+    const auto response = session->rcpt("<u@example.org>", "Q");
+    EXPECT_EQ(response.kind, Response::Kind::reject) << length;
+    const auto& results = session->spf_results();
+    ASSERT_FALSE(results.empty()) << length;
+    EXPECT_EQ(results[0].result, checks::SpfResult::fail) << length;
+    EXPECT_EQ(results[0].domain, "strict.example") << length;
+  }
+}
+
+TEST_F(SessionTest, SpfIsNotAskedForAHeloThatFailedTheSyntaxCheck) {
+  auto session = make();
+  (void)session->connect("good.test", ip("192.0.2.7"), "");
+  (void)session->helo("%s%n%x%%.bench-test.net");
+  (void)session->mail("<a@b.example>", "", "Q");
+  const auto& results = session->spf_results();
+  ASSERT_EQ(results.size(), 1U);
+  EXPECT_EQ(results[0].identity, checks::SpfIdentity::mailfrom);
+  for (const auto& query : resolver_->queries()) {
+    EXPECT_EQ(query.name.find("bench-test.net"), std::string::npos) << query.name;
+  }
+}
+
+TEST(PathAddress, RemovesBracketsAndSourceRoutesAndCutsNothing) {
+  EXPECT_EQ(path_address("<a@b.example>"), "a@b.example");
+  EXPECT_EQ(path_address("a@b.example"), "a@b.example");
+  EXPECT_EQ(path_address("<>"), "");
+  EXPECT_EQ(path_address(""), "");
+  EXPECT_EQ(path_address("<@relay.example,@two.example:a@b.example>"), "a@b.example");
+  EXPECT_EQ(path_address("<\"a@x\"@b.example>"), "\"a@x\"@b.example");
+  // An unclosed bracket: the domain still comes from the whole address.
+  EXPECT_EQ(path_address("<a@b.example"), "a@b.example");
+  const std::string long_local(5000, 'L');
+  EXPECT_EQ(path_address("<" + long_local + "@b.example>"), long_local + "@b.example");
+}
+
 TEST(AuthResultsId, ParsesTheAuthservId) {
-  EXPECT_EQ(auth_results_id(" mx.test; iprev=pass"), "mx.test");
-  EXPECT_EQ(auth_results_id("MX.Test 1; none"), "mx.test");
-  EXPECT_EQ(auth_results_id(" (comment (nested)) mx.test;spf=pass"), "mx.test");
-  EXPECT_EQ(auth_results_id("mx.test;"), "mx.test");
-  EXPECT_EQ(auth_results_id(""), "");
-  EXPECT_EQ(auth_results_id("   "), "");
+  EXPECT_EQ(header::auth_results_id(" mx.test; iprev=pass"), "mx.test");
+  EXPECT_EQ(header::auth_results_id("MX.Test 1; none"), "mx.test");
+  EXPECT_EQ(header::auth_results_id(" (comment (nested)) mx.test;spf=pass"), "mx.test");
+  EXPECT_EQ(header::auth_results_id("mx.test;"), "mx.test");
+  EXPECT_EQ(header::auth_results_id(""), "");
+  EXPECT_EQ(header::auth_results_id("   "), "");
 }
 
 }  // namespace

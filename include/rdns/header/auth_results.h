@@ -61,4 +61,8 @@ struct AuthResult {
 ///  receiver=mx.example.org; identity=mailfrom; mechanism="ip4:192.0.2.0/24"", folded.
 [[nodiscard]] std::string received_spf(const checks::Spf& spf, const checks::SpfRequest& request);
 
+/// The authserv-id an Authentication-Results field body names ("mx.example.org" in
+/// " mx.example.org 1; iprev=pass"), lower-case; empty when there is none (RFC 8601 §2.2).
+[[nodiscard]] std::string auth_results_id(std::string_view field_body);
+
 }  // namespace rdns::header

@@ -71,27 +71,25 @@ class Session {
   void abort();
 
   /// The verdict for the connection as it stands (what --check reports), logged once.
-  [[nodiscard]] const policy::Verdict& current_verdict() { return verdict("", "check"); }
+  [[nodiscard]] const policy::Verdict& current_verdict() { return verdict("", std::nullopt); }
 
   /// The HELO result (none before HELO), waiting for its lookups if needed (bounded).
-  [[nodiscard]] checks::Helo helo_result();
+  [[nodiscard]] const checks::Helo& helo_result();
 
   /// The SPF results of the current transaction (MAIL FROM identity first, then HELO), waiting
   /// for them if needed; empty before MAIL, for trusted or authenticated clients.
-  [[nodiscard]] std::vector<checks::Spf> spf_results();
+  [[nodiscard]] const std::vector<checks::Spf>& spf_results();
 
   /// The iprev result, waiting for it if needed (bounded); nullopt without a client address.
-  [[nodiscard]] std::optional<checks::Iprev> iprev();
+  [[nodiscard]] const std::optional<checks::Iprev>& iprev();
   [[nodiscard]] const std::string& authserv_id() const { return authserv_id_; }
 
  private:
   struct Message {
-    std::string sender;
     bool authenticated = false;
     int auth_results_seen = 0;
     std::vector<int> forged;  // indexes of incoming Authentication-Results with our id
     std::optional<policy::Verdict> verdict;
-    bool logged = false;
     std::optional<checks::SpfRequest> spf_request;  // MAIL FROM identity
     std::shared_future<checks::Spf> spf_mailfrom;
     std::shared_future<checks::Spf> spf_helo;
@@ -101,8 +99,11 @@ class Session {
   void start_spf(std::string_view sender);
   [[nodiscard]] bool trusted_client() const;
 
-  /// Decides (once per transaction, or once per connection before MAIL) and logs.
-  const policy::Verdict& verdict(std::string_view queue_id, std::string_view stage);
+  /// Decides (once per transaction, or once per connection before MAIL) and logs. `stage` is
+  /// where the MTA dialogue stands; nullopt for --check (the connection as it stands).
+  const policy::Verdict& verdict(std::string_view queue_id, std::optional<config::Stage> stage);
+  /// "NOQUEUE: client=host[192.0.2.7]", the start of every log line about this client.
+  [[nodiscard]] std::string client_tag(std::string_view queue_id) const;
   Response apply(const policy::Verdict& verdict) const;
   void log(int priority, const std::string& line) const;
 
@@ -120,15 +121,16 @@ class Session {
   std::shared_future<checks::Iprev> iprev_;
   std::optional<checks::Iprev> iprev_result_;
   std::optional<policy::Verdict> connection_verdict_;  // decided before MAIL
-  bool connection_logged_ = false;
+  checks::Helo no_helo_;                               // what helo_result() is before HELO
   Message message_;
 };
 
 /// The host name, the authserv-id of last resort.
 [[nodiscard]] std::string default_authserv_id();
 
-/// The authserv-id an Authentication-Results field body names ("mx.example.org" in
-/// " mx.example.org 1; iprev=pass"), lower-case; empty when there is none.
-[[nodiscard]] std::string auth_results_id(std::string_view field_body);
+/// The address of an SMTP reverse-path or forward-path as the MTA passes it ("<a@b.example>",
+/// "<@relay.example:a@b.example>", "a@b.example"): angle brackets and an RFC 5321 §4.1.2
+/// source route removed, nothing cut. Empty for the null sender "<>".
+[[nodiscard]] std::string path_address(std::string_view path);
 
 }  // namespace rdns::session
