@@ -8,6 +8,7 @@
 #include <syslog.h>
 
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <vector>
 
@@ -18,8 +19,28 @@ namespace {
 
 Options options;  // set once by setup(), before any callback runs
 
+// Note: libmilter keeps one pointer per connection (smfi_setpriv). The Session is owned by a
+// unique_ptr everywhere but there: give_session() hands it over with release(), and
+// take_session() (on a re-used context at connect, and at close) reclaims it.
+
+/// The connection's Session, still owned by the context.
 session::Session* session_of(SMFICTX* ctx) {
   return static_cast<session::Session*>(smfi_getpriv(ctx));
+}
+
+/// Takes the Session back from the context (null if it has none).
+std::unique_ptr<session::Session> take_session(SMFICTX* ctx) {
+  std::unique_ptr<session::Session> session(session_of(ctx));
+  smfi_setpriv(ctx, nullptr);
+  return session;
+}
+
+/// Lets the context own the Session until take_session().
+void give_session(SMFICTX* ctx, std::unique_ptr<session::Session> session) {
+  if (smfi_setpriv(ctx, session.get()) != MI_SUCCESS) {
+    throw std::runtime_error("smfi_setpriv failed");
+  }
+  (void)session.release();
 }
 
 std::string macro(SMFICTX* ctx, const char* name) {
@@ -120,9 +141,10 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
 
 sfsistat on_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* address) {
   return guarded(ctx, "connect", [&] {
-    delete session_of(ctx);  // NOLINT(cppcoreguidelines-owning-memory): a re-used context
-    auto* session = new session::Session(options.runtime(), options.logger);  // NOLINT
-    smfi_setpriv(ctx, session);
+    take_session(ctx).reset();  // a re-used context
+    auto owned = std::make_unique<session::Session>(options.runtime(), options.logger);
+    auto* session = owned.get();
+    give_session(ctx, std::move(owned));
     std::vector<dns::IpAddress> local;
     for (const char* name : {"{if_addr}", "{daemon_addr}"}) {
       if (auto ip = dns::IpAddress::parse(macro(ctx, name))) local.push_back(*ip);
@@ -196,8 +218,7 @@ sfsistat on_abort(SMFICTX* ctx) {
 }
 
 sfsistat on_close(SMFICTX* ctx) {
-  delete session_of(ctx);  // NOLINT(cppcoreguidelines-owning-memory)
-  smfi_setpriv(ctx, nullptr);
+  take_session(ctx).reset();
   return SMFIS_CONTINUE;
 }
 
