@@ -5,8 +5,11 @@
 #include <libmilter/mfapi.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <syslog.h>
+#include <unistd.h>
 
+#include <csignal>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -275,4 +278,26 @@ extern "C" int accept(int fd, sockaddr* address, socklen_t* length) {
     (void)setsockopt(connection, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
   }
   return connection;
+}
+
+// Note: smfi_main() starts a signal thread that sigwait()s for SIGHUP, SIGTERM and SIGINT and
+// stops the milter on any of them. While a thread waits in sigwait(), Linux counts those
+// signals as unblocked there, and it hands a process signal to the main thread only while that
+// thread is ready to take one; under a burst of SIGHUPs some went to libmilter's thread, which
+// ended smfi_main() with status 0 (issue 10). The executable interposes sigwait(), the one
+// signal wait libmilter calls (its Debian build: sigwait, not sigwaitinfo or sigtimedwait): a
+// wait for any of those signals blocks every signal in the calling thread and parks it for
+// good, so the daemon's own handler is their only consumer. smfi_stop() does not need that
+// thread.
+extern "C" int sigwait(const sigset_t* set, int* signo) {
+  using SigwaitFn = int (*)(const sigset_t*, int*);
+  if (sigismember(set, SIGHUP) == 1 || sigismember(set, SIGTERM) == 1 ||
+      sigismember(set, SIGINT) == 1) {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    for (;;) pause();
+  }
+  static const auto real = reinterpret_cast<SigwaitFn>(dlsym(RTLD_NEXT, "sigwait"));
+  return real(set, signo);
 }
