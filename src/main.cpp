@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <future>
 #include <iostream>
 #include <memory>
@@ -149,6 +151,32 @@ sigset_t handled_set() {
   return set;
 }
 
+std::string limit_text(rlim_t limit) {
+  return limit == RLIM_INFINITY ? std::string("unlimited") : std::to_string(limit);
+}
+
+/// Raises the soft descriptor limit to the hard one (each open session holds a descriptor)
+/// and logs the limit in force.
+void raise_descriptor_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    log_line(LOG_WARNING, fmt::format("getrlimit(RLIMIT_NOFILE): {}", std::strerror(errno)));
+    return;
+  }
+  const auto before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (before != limit.rlim_max && setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    log_line(LOG_WARNING,
+             fmt::format("cannot raise the file descriptor limit from {} to {}: {}",
+                         limit_text(before), limit_text(limit.rlim_max), std::strerror(errno)));
+    limit.rlim_cur = before;
+  }
+  log_line(LOG_NOTICE,
+           fmt::format("file descriptor limit {}{}", limit_text(limit.rlim_cur),
+                       limit.rlim_cur != before ? " (raised from " + limit_text(before) + ")"
+                                                : std::string()));
+}
+
 /// Opens the self-pipe, both ends non-blocking, and points the handler at it.
 bool open_signal_pipe(SignalPipe& signals) {
   int ends[2] = {-1, -1};
@@ -249,6 +277,7 @@ int run_daemon(const rdns::config::Invocation& invocation) {
     std::perror("rdns-milter: daemon");
     return exit_failure;
   }
+  raise_descriptor_limit();
   // Signals: blocked while the threads start (they inherit the mask), then handled here
   // through the self-pipe. libmilter's own signal thread never takes one (see the sigwait()
   // note in milter/milter.cpp): the daemon stops only on SIGTERM, SIGINT or a fatal error.

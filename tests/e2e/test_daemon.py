@@ -1,7 +1,7 @@
 """Daemon robustness: the real rdns-milter under a SIGHUP storm and at its descriptor limit.
 
-Run: RDNS_MILTER=build/src/rdns-milter python3 tests/e2e/test_daemon.py [SighupStorm]
-(meson: `meson test -C build sighup-storm`). The milter resolves through the DNS
+Run: RDNS_MILTER=build/src/rdns-milter python3 tests/e2e/test_daemon.py [SighupStorm|FdLimit]
+(meson: `meson test -C build sighup-storm fd-limit`). The milter resolves through the DNS
 fixture (knotd); sessions are driven with milter_client, no MTA is involved.
 """
 
@@ -27,6 +27,13 @@ import postfix_harness as ph  # noqa: E402
 
 def fd_count(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the process so far."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Milter(ph.Milter):
@@ -172,6 +179,105 @@ class SighupStorm(DaemonTest):
         self.assertLessEqual(fd_count(pid), fds_before,
                              f"descriptors grew from {fds_before}" + self.context())
         self.assertEqual(milter.stop(), 0, "SIGTERM after the storm" + self.context())
+
+
+class FdLimit(DaemonTest):
+    """rdns-milter issue 10 item 5: at the descriptor limit new connections were accepted by
+    the kernel but never answered, and nothing was logged."""
+
+    NOFILE = 128
+    NEEDLE = "out of file descriptors"
+
+    def open_session(self, port: int) -> mc.MilterClient | None:
+        """A held session (negotiated, connected, HELO), or None if the milter closed it.
+        Raises socket.timeout if the milter neither answers nor closes within 2 s."""
+        client = mc.MilterClient(port, timeout=2)
+        try:
+            client.negotiate()
+            client.macro(b"C", {b"j": b"mx.test"})
+            client.connect(b"[192.0.2.7]", oversize_cases.GOOD_IP)
+            client.helo(b"[192.0.2.7]")
+            return client
+        except mc.ProtocolError:
+            client.close(polite=False)
+            return None
+        except ConnectionResetError:
+            client.close(polite=False)
+            return None
+        except socket.timeout:
+            client.close(polite=False)
+            raise
+
+    def test_connections_beyond_the_limit_are_refused_quickly(self):
+        milter = Milter(self.h, nofile=self.NOFILE)
+        milter.start()
+        self.assert_serves(milter.port)
+        held: list[mc.MilterClient] = []
+        self.addCleanup(lambda: [c.close(polite=False) for c in held])
+        refused = 0
+        t0 = time.monotonic()
+        for _ in range(self.NOFILE + 20):
+            start = time.monotonic()
+            try:
+                client = self.open_session(milter.port)
+            except socket.timeout:
+                self.fail(f"with {len(held)} sessions open, a new connection was neither "
+                          "answered nor closed within 2 s" + self.context())
+            if client is None:
+                refused += 1
+                self.assertLess(time.monotonic() - start, 2.0)
+                if refused >= 10:
+                    break
+            else:
+                held.append(client)
+        print(f"  {len(held)} sessions held, {refused} refused in "
+              f"{time.monotonic() - t0:.2f} s (limit {self.NOFILE})")
+        self.assertGreaterEqual(len(held), 20, "too few sessions fit" + self.context())
+        self.assertEqual(refused, 10, "no connection was refused" + self.context())
+        self.assertIsNone(milter.proc.poll(), "the milter died" + self.context())
+        self.assertTrue(ph.wait_for(lambda: self.NEEDLE in milter.log(), 2),
+                        f"no {self.NEEDLE!r} line" + self.context())
+        self.assertEqual(milter.log().count(self.NEEDLE), 1,
+                         "logged more than once per interval" + self.context())
+        self.assertIn(f"descriptor limit {self.NOFILE}", milter.log())
+        for client in held:
+            client.close()
+        held.clear()
+        self.assert_serves(milter.port)
+        self.assertEqual(milter.stop(), 0, "SIGTERM" + self.context())
+
+    def test_accept_at_emfile_closes_the_connection_without_spinning(self):
+        """With the soft limit lowered under the descriptors in use (prlimit on the running
+        daemon), accept() itself fails with EMFILE: the connection must still be taken and
+        closed, and the listener must not poll a readable socket at full speed."""
+        milter = Milter(self.h, nofile=self.NOFILE)
+        milter.start()
+        self.assert_serves(milter.port)
+        pid = milter.proc.pid
+        in_use = fd_count(pid)
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (in_use - 2, self.NOFILE))
+        self.addCleanup(lambda: milter.alive() and resource.prlimit(
+            pid, resource.RLIMIT_NOFILE, (self.NOFILE, self.NOFILE)))
+        cpu_before = cpu_seconds(pid)
+        for _ in range(3):
+            start = time.monotonic()
+            try:
+                client = self.open_session(milter.port)
+            except socket.timeout:
+                self.fail("at EMFILE a new connection was neither answered nor closed within "
+                          "2 s" + self.context())
+            self.assertIsNone(client, "a session was served above the limit")
+            self.assertLess(time.monotonic() - start, 2.0)
+        time.sleep(1)
+        cpu = cpu_seconds(pid) - cpu_before
+        self.assertLess(cpu, 0.5, f"the milter used {cpu:.2f} s of CPU while refusing"
+                        + self.context())
+        self.assertTrue(ph.wait_for(lambda: self.NEEDLE in milter.log(), 2),
+                        f"no {self.NEEDLE!r} line" + self.context())
+        self.assertEqual(milter.log().count(self.NEEDLE), 1, self.context())
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (self.NOFILE, self.NOFILE))
+        self.assert_serves(milter.port)
+        self.assertEqual(milter.stop(), 0, "SIGTERM" + self.context())
 
 
 def main() -> int:
