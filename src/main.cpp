@@ -2,15 +2,24 @@
 // one-shot check or the milter daemon (signals, reload, logging).
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sys/resource.h>
 #include <syslog.h>
 #include <unistd.h>
 
+#include <array>
+#include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <future>
 #include <iostream>
+#include <memory>
 #include <mutex>
+#include <span>
 #include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -42,12 +51,45 @@ void log_line(int priority, const std::string& line) {
   syslog(priority, "%s", line.c_str());
 }
 
-// The self-pipe the signal handler writes to; the main thread reads it.
-int signal_pipe[2] = {-1, -1};
+/// Owns one file descriptor.
+// Note: file-local until a shared owning-descriptor type exists in include/rdns.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    reset(std::exchange(other.fd_, -1));
+    return *this;
+  }
+  ~UniqueFd() { reset(); }
+  [[nodiscard]] int get() const { return fd_; }
+  void reset(int fd = -1) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+/// The self-pipe: the signal handler writes each signal number, the main thread reads them.
+struct SignalPipe {
+  UniqueFd read_end;
+  UniqueFd write_end;
+};
+
+/// The write end for the handler (an int, so that the handler stays async-signal-safe).
+std::atomic<int> signal_write_end{-1};
 
 extern "C" void on_signal(int signo) {
-  const auto byte = static_cast<char>(signo);
-  [[maybe_unused]] const auto n = write(signal_pipe[1], &byte, 1);
+  const int saved_errno = errno;
+  const auto byte = static_cast<unsigned char>(signo);
+  // Non-blocking: with the pipe full, the main thread has a reload or a stop to read anyway.
+  [[maybe_unused]] const auto n = write(signal_write_end.load(), &byte, 1);
+  errno = saved_errno;
 }
 
 /// The runtime new connections get; replaced as a whole on SIGHUP.
@@ -100,78 +142,125 @@ void reload(const rdns::config::Invocation& invocation, RuntimeHolder& holder) {
   log_line(LOG_NOTICE, fmt::format("configuration reloaded from {}", file));
 }
 
-int run_daemon(const rdns::config::Invocation& invocation) {
-  const auto& config = invocation.config;
-  openlog("rdns-milter", LOG_PID | (config.foreground ? LOG_PERROR : 0), LOG_MAIL);
-  if (!config.foreground && daemon(0, 0) != 0) {
-    std::perror("rdns-milter: daemon");
-    return exit_failure;
-  }
-  // Signals: blocked in every thread but this one, which handles them through a self-pipe.
-  // Note: libmilter's own signal thread would stop the milter on SIGHUP; Linux offers a
-  // process signal to the main thread first when it does not block it, so ours wins.
-  if (pipe2(signal_pipe, O_CLOEXEC) != 0) {
-    std::perror("rdns-milter: pipe");
-    return exit_failure;
-  }
-  sigset_t handled;
-  sigemptyset(&handled);
-  for (const int signo : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&handled, signo);
-  pthread_sigmask(SIG_BLOCK, &handled, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+constexpr std::array handled_signals{SIGHUP, SIGTERM, SIGINT};
 
-  std::shared_ptr<rdns::dns::Resolver> resolver;
-  try {
-    resolver = std::make_shared<rdns::dns::UnboundResolver>(config.resolver);
-  } catch (const std::exception& e) {
-    log_line(LOG_ERR, fmt::format("cannot start: {}", e.what()));
-    return exit_usage;
-  }
-  RuntimeHolder holder({std::make_shared<const rdns::config::Config>(config), resolver});
-  resolver.reset();
-  for (const auto& warning : config.warnings) log_line(LOG_WARNING, warning);
+sigset_t handled_set() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (const int signo : handled_signals) sigaddset(&set, signo);
+  return set;
+}
 
-  try {
-    rdns::milter::setup({config.socket, [&holder] { return holder.get(); }, log_line});
-  } catch (const std::exception& e) {
-    log_line(LOG_ERR, fmt::format("cannot start: {}", e.what()));
-    return exit_usage;
-  }
-  std::promise<int> finished;
-  auto milter_done = finished.get_future();
-  std::thread milter_thread([&finished] { finished.set_value(rdns::milter::run()); });
+std::string limit_text(rlim_t limit) {
+  return limit == RLIM_INFINITY ? std::string("unlimited") : std::to_string(limit);
+}
 
+/// Raises the soft descriptor limit to the hard one (each open session holds a descriptor)
+/// and logs the limit in force.
+void raise_descriptor_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    log_line(LOG_WARNING, fmt::format("getrlimit(RLIMIT_NOFILE): {}", std::strerror(errno)));
+    return;
+  }
+  const auto before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (before != limit.rlim_max && setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    log_line(LOG_WARNING,
+             fmt::format("cannot raise the file descriptor limit from {} to {}: {}",
+                         limit_text(before), limit_text(limit.rlim_max), std::strerror(errno)));
+    limit.rlim_cur = before;
+  }
+  log_line(LOG_NOTICE,
+           fmt::format("file descriptor limit {}{}", limit_text(limit.rlim_cur),
+                       limit.rlim_cur != before ? " (raised from " + limit_text(before) + ")"
+                                                : std::string()));
+}
+
+/// Opens the self-pipe, both ends non-blocking, and points the handler at it.
+bool open_signal_pipe(SignalPipe& signals) {
+  int ends[2] = {-1, -1};
+  if (pipe2(ends, O_CLOEXEC | O_NONBLOCK) != 0) return false;
+  signals.read_end.reset(ends[0]);
+  signals.write_end.reset(ends[1]);
+  signal_write_end.store(ends[1]);
+  return true;
+}
+
+/// Routes the handled signals to on_signal and unblocks them in this thread.
+void install_signal_handlers() {
   struct sigaction action {};
   action.sa_handler = on_signal;
+  // Threads started after this (a reload's resolver) can take a signal too: restart their calls.
+  action.sa_flags = SA_RESTART;
   sigemptyset(&action.sa_mask);
-  for (const int signo : {SIGHUP, SIGTERM, SIGINT}) sigaction(signo, &action, nullptr);
-  pthread_sigmask(SIG_UNBLOCK, &handled, nullptr);
-  log_line(LOG_NOTICE,
-           fmt::format("rdns-milter {} listening on {} ({})", RDNS_VERSION, config.socket,
-                       config.config_file.empty() ? "built-in defaults" : config.config_file));
+  for (const int signo : handled_signals) sigaction(signo, &action, nullptr);
+  const auto set = handled_set();
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+}
 
-  int status = 0;
-  for (;;) {
-    pollfd fd{signal_pipe[0], POLLIN, 0};
-    if (milter_done.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
-      status = milter_done.get() == 0 ? 0 : exit_failure;
-      log_line(status == 0 ? LOG_NOTICE : LOG_ERR, "milter main loop ended");
-      break;
-    }
-    if (poll(&fd, 1, 200) <= 0) continue;
-    char signo = 0;
-    if (read(signal_pipe[0], &signo, 1) != 1) continue;
-    if (signo == SIGHUP) {
-      reload(invocation, holder);
-      continue;
-    }
-    log_line(LOG_NOTICE, fmt::format("stopping on signal {}", static_cast<int>(signo)));
-    // Note: smfi_stop() waits for a mutex libmilter's listener holds through its 5-second poll;
-    // ask from another thread and give open connections a moment, not five seconds.
-    std::thread(rdns::milter::stop).detach();
-    milter_done.wait_for(std::chrono::milliseconds(300));
-    break;
+/// The first runtime, or null (logged) if the resolver cannot start.
+std::unique_ptr<RuntimeHolder> start_runtime(const rdns::config::Config& config) {
+  try {
+    auto resolver = std::make_shared<rdns::dns::UnboundResolver>(config.resolver);
+    return std::make_unique<RuntimeHolder>(rdns::session::Runtime{
+        std::make_shared<const rdns::config::Config>(config), std::move(resolver)});
+  } catch (const std::exception& e) {
+    log_line(LOG_ERR, fmt::format("cannot start: {}", e.what()));
+    return nullptr;
   }
+}
+
+/// What the self-pipe held: a stop signal (0 if none) and whether a reload is due.
+struct PendingSignals {
+  int stop = 0;
+  bool reload = false;
+};
+
+PendingSignals read_signals(int fd) {
+  PendingSignals pending;
+  std::array<unsigned char, 64> bytes{};
+  ssize_t n = 0;
+  while ((n = read(fd, bytes.data(), bytes.size())) > 0) {
+    for (const unsigned char signo : std::span(bytes.data(), static_cast<std::size_t>(n))) {
+      if (signo == SIGHUP) {
+        pending.reload = true;  // one reload reads the file as it is now, for all of them
+      } else {
+        pending.stop = signo;
+      }
+    }
+  }
+  return pending;
+}
+
+/// The main thread's loop: reload on SIGHUP, stop on SIGTERM or SIGINT. Returns the exit
+/// status: 0 after a stop signal, 1 if libmilter's main loop ended without one.
+int serve(const rdns::config::Invocation& invocation, RuntimeHolder& holder, int signals,
+          std::future<int>& milter_done) {
+  for (;;) {
+    if (milter_done.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+      // Nothing here asked it to stop (a stop returns below): a fatal error in libmilter.
+      log_line(LOG_ERR, fmt::format("milter main loop ended without a stop signal (status {}); "
+                                    "exiting with an error",
+                                    milter_done.get()));
+      return exit_failure;
+    }
+    pollfd fd{signals, POLLIN, 0};
+    if (poll(&fd, 1, 200) <= 0) continue;
+    const auto pending = read_signals(signals);
+    if (pending.stop != 0) {
+      log_line(LOG_NOTICE, fmt::format("stopping on signal {}", pending.stop));
+      // Note: smfi_stop() waits for a mutex libmilter's listener holds through its 5-second
+      // poll; ask from another thread and give open connections a moment, not five seconds.
+      std::thread(rdns::milter::stop).detach();
+      milter_done.wait_for(std::chrono::milliseconds(300));
+      return 0;
+    }
+    if (pending.reload) reload(invocation, holder);
+  }
+}
+
+[[noreturn]] void finish(const rdns::config::Config& config, int status) {
   if (config.socket.rfind("unix:", 0) == 0 || config.socket.rfind("local:", 0) == 0) {
     unlink(config.socket.substr(config.socket.find(':') + 1).c_str());
   }
@@ -179,6 +268,46 @@ int run_daemon(const rdns::config::Invocation& invocation) {
   std::fflush(nullptr);
   // Connections still open are dropped; the MTA applies its milter_default_action to them.
   _exit(status);
+}
+
+int run_daemon(const rdns::config::Invocation& invocation) {
+  const auto& config = invocation.config;
+  openlog("rdns-milter", LOG_PID | (config.foreground ? LOG_PERROR : 0), LOG_MAIL);
+  if (!config.foreground && daemon(0, 0) != 0) {
+    std::perror("rdns-milter: daemon");
+    return exit_failure;
+  }
+  raise_descriptor_limit();
+  // Signals: blocked while the threads start (they inherit the mask), then handled here
+  // through the self-pipe. libmilter's own signal thread never takes one (see the sigwait()
+  // note in milter/milter.cpp): the daemon stops only on SIGTERM, SIGINT or a fatal error.
+  SignalPipe signals;
+  if (!open_signal_pipe(signals)) {
+    std::perror("rdns-milter: pipe");
+    return exit_failure;
+  }
+  const auto handled = handled_set();
+  pthread_sigmask(SIG_BLOCK, &handled, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto holder = start_runtime(config);
+  if (!holder) return exit_usage;
+  for (const auto& warning : config.warnings) log_line(LOG_WARNING, warning);
+  try {
+    rdns::milter::setup({config.socket, [&holder] { return holder->get(); }, log_line});
+  } catch (const std::exception& e) {
+    log_line(LOG_ERR, fmt::format("cannot start: {}", e.what()));
+    return exit_usage;
+  }
+  std::promise<int> finished;
+  auto milter_done = finished.get_future();
+  std::thread([&finished] { finished.set_value(rdns::milter::run()); }).detach();
+
+  install_signal_handlers();
+  log_line(LOG_NOTICE,
+           fmt::format("rdns-milter {} listening on {} ({})", RDNS_VERSION, config.socket,
+                       config.config_file.empty() ? "built-in defaults" : config.config_file));
+  finish(config, serve(invocation, *holder, signals.read_end.get(), milter_done));
 }
 
 }  // namespace

@@ -2,13 +2,26 @@
 
 #include <arpa/inet.h>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <libmilter/mfapi.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <sys/resource.h>
 #include <syslog.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
 #include <cstring>
+#include <limits>
+#include <memory>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -18,8 +31,28 @@ namespace {
 
 Options options;  // set once by setup(), before any callback runs
 
+// Note: libmilter keeps one pointer per connection (smfi_setpriv). The Session is owned by a
+// unique_ptr everywhere but there: give_session() hands it over with release(), and
+// take_session() (on a re-used context at connect, and at close) reclaims it.
+
+/// The connection's Session, still owned by the context.
 session::Session* session_of(SMFICTX* ctx) {
   return static_cast<session::Session*>(smfi_getpriv(ctx));
+}
+
+/// Takes the Session back from the context (null if it has none).
+std::unique_ptr<session::Session> take_session(SMFICTX* ctx) {
+  std::unique_ptr<session::Session> session(session_of(ctx));
+  smfi_setpriv(ctx, nullptr);
+  return session;
+}
+
+/// Lets the context own the Session until take_session().
+void give_session(SMFICTX* ctx, std::unique_ptr<session::Session> session) {
+  if (smfi_setpriv(ctx, session.get()) != MI_SUCCESS) {
+    throw std::runtime_error("smfi_setpriv failed");
+  }
+  (void)session.release();
 }
 
 std::string macro(SMFICTX* ctx, const char* name) {
@@ -120,9 +153,10 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
 
 sfsistat on_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* address) {
   return guarded(ctx, "connect", [&] {
-    delete session_of(ctx);  // NOLINT(cppcoreguidelines-owning-memory): a re-used context
-    auto* session = new session::Session(options.runtime(), options.logger);  // NOLINT
-    smfi_setpriv(ctx, session);
+    take_session(ctx).reset();  // a re-used context
+    auto owned = std::make_unique<session::Session>(options.runtime(), options.logger);
+    auto* session = owned.get();
+    give_session(ctx, std::move(owned));
     std::vector<dns::IpAddress> local;
     for (const char* name : {"{if_addr}", "{daemon_addr}"}) {
       if (auto ip = dns::IpAddress::parse(macro(ctx, name))) local.push_back(*ip);
@@ -196,15 +230,91 @@ sfsistat on_abort(SMFICTX* ctx) {
 }
 
 sfsistat on_close(SMFICTX* ctx) {
-  delete session_of(ctx);  // NOLINT(cppcoreguidelines-owning-memory)
-  smfi_setpriv(ctx, nullptr);
+  take_session(ctx).reset();
   return SMFIS_CONTINUE;
+}
+
+// ----- running short of file descriptors ------------------------------------------------------
+
+/// How many descriptors stay free for the sessions already open (DNS sockets, reloads, logs).
+int descriptor_reserve(rlim_t limit) {
+  return static_cast<int>(std::min<rlim_t>(32, limit / 4));
+}
+
+/// The soft RLIMIT_NOFILE, read each time so that a later prlimit(1) counts.
+rlim_t descriptor_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) {
+    return std::numeric_limits<int>::max();
+  }
+  return limit.rlim_cur;
+}
+
+/// A descriptor held back so that a connection can still be accepted (and closed) at EMFILE.
+std::atomic<int> spare_descriptor{-1};
+std::atomic<long> refused_since_notice{0};
+std::atomic<std::int64_t> last_notice{std::numeric_limits<std::int64_t>::min()};
+constexpr std::int64_t notice_interval_seconds = 60;
+
+void reopen_spare() {
+  if (spare_descriptor.load() < 0) {
+    spare_descriptor.store(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  }
+}
+
+/// Counts a connection closed for want of descriptors; logs at most once per interval.
+void note_refused() {
+  ++refused_since_notice;
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::steady_clock::now().time_since_epoch())
+                       .count();
+  auto last = last_notice.load();
+  if (last != std::numeric_limits<std::int64_t>::min() && now - last < notice_interval_seconds) {
+    return;
+  }
+  if (!last_notice.compare_exchange_strong(last, now)) return;
+  const auto refused = refused_since_notice.exchange(0);
+  const auto limit = descriptor_limit();
+  options.logger(LOG_ERR,
+                 fmt::format("out of file descriptors (limit {}, {} kept in reserve): refused {} "
+                             "new connection{} since the last notice; the MTA applies its "
+                             "milter_default_action (raise LimitNOFILE or ulimit -n)",
+                             limit, descriptor_reserve(limit), refused, refused == 1 ? "" : "s"));
+}
+
+using AcceptFn = int (*)(int, sockaddr*, socklen_t*);
+
+/// accept() failed with EMFILE or ENFILE: take the waiting connection with the spare descriptor
+/// and close it, so that libmilter's listener neither spins on a readable socket nor leaves
+/// the MTA waiting. Returns -1 with errno set for the listener (which then carries on).
+int refuse_at_exhaustion(AcceptFn real, int fd) {
+  const int spare = spare_descriptor.exchange(-1);
+  if (spare < 0) {
+    reopen_spare();
+    // Nothing to accept with: wait a little instead of letting the listener poll at full speed.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    errno = EMFILE;
+    return -1;
+  }
+  close(spare);
+  const int connection = real(fd, nullptr, nullptr);
+  const int accept_errno = errno;
+  if (connection >= 0) close(connection);
+  reopen_spare();  // before logging, which may need a descriptor of its own
+  if (connection < 0) {
+    errno = accept_errno;
+    return -1;
+  }
+  note_refused();
+  errno = ECONNABORTED;
+  return -1;
 }
 
 }  // namespace
 
 void setup(const Options& opts) {
   options = opts;
+  reopen_spare();
   static smfiDesc desc{};
   desc.xxfi_name = const_cast<char*>("rdns-milter");
   desc.xxfi_version = SMFI_VERSION;
@@ -243,15 +353,50 @@ void stop() {
 // Note: libmilter answers end of message with separate small writes (each header edit, then
 // the reply). With Nagle's algorithm on, the last write waits for the MTA's delayed ACK:
 // about 40 ms per message (bench/README.md). libmilter offers no hook on its sockets, so the
-// executable interposes accept(), which libmilter's listener calls, and turns Nagle off on
-// every milter connection. On a unix socket setsockopt fails harmlessly.
+// executable interposes accept(), which libmilter's listener calls (nothing else in the
+// process accepts), and turns Nagle off on every milter connection. On a unix socket
+// setsockopt fails harmlessly.
+// It also keeps the daemon answering when descriptors run short: a connection accepted within
+// the reserve of the soft limit, or one that could not be accepted (EMFILE, ENFILE), is closed
+// at once, so the MTA applies its milter_default_action (Postfix: tempfail, 451) instead of
+// waiting for an answer that never comes; libmilter's listener goes on after ECONNABORTED.
 extern "C" int accept(int fd, sockaddr* address, socklen_t* length) {
-  using AcceptFn = int (*)(int, sockaddr*, socklen_t*);
+  using rdns::milter::AcceptFn;
   static const auto real = reinterpret_cast<AcceptFn>(dlsym(RTLD_NEXT, "accept"));
   const int connection = real(fd, address, length);
-  if (connection >= 0) {
-    const int on = 1;
-    (void)setsockopt(connection, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  if (connection < 0) {
+    return errno == EMFILE || errno == ENFILE ? rdns::milter::refuse_at_exhaustion(real, fd) : -1;
   }
+  const auto limit = rdns::milter::descriptor_limit();
+  if (static_cast<rlim_t>(connection) + rdns::milter::descriptor_reserve(limit) >= limit) {
+    close(connection);
+    rdns::milter::note_refused();
+    errno = ECONNABORTED;
+    return -1;
+  }
+  const int on = 1;
+  (void)setsockopt(connection, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
   return connection;
+}
+
+// Note: smfi_main() starts a signal thread that sigwait()s for SIGHUP, SIGTERM and SIGINT and
+// stops the milter on any of them. While a thread waits in sigwait(), Linux counts those
+// signals as unblocked there, and it hands a process signal to the main thread only while that
+// thread is ready to take one; under a burst of SIGHUPs some went to libmilter's thread, which
+// ended smfi_main() with status 0 (issue 10). The executable interposes sigwait(), the one
+// signal wait libmilter calls (its Debian build: sigwait, not sigwaitinfo or sigtimedwait): a
+// wait for any of those signals blocks every signal in the calling thread and parks it for
+// good, so the daemon's own handler is their only consumer. smfi_stop() does not need that
+// thread.
+extern "C" int sigwait(const sigset_t* set, int* signo) {
+  using SigwaitFn = int (*)(const sigset_t*, int*);
+  if (sigismember(set, SIGHUP) == 1 || sigismember(set, SIGTERM) == 1 ||
+      sigismember(set, SIGINT) == 1) {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    for (;;) pause();
+  }
+  static const auto real = reinterpret_cast<SigwaitFn>(dlsym(RTLD_NEXT, "sigwait"));
+  return real(set, signo);
 }
