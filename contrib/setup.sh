@@ -19,7 +19,7 @@ packages="build-essential g++ clang meson ninja-build pkg-config python3 clang-f
   libboost-program-options-dev libfmt-dev nlohmann-json3-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev googletest dns-root-data
   knot knot-dnsutils nsd rbldnsd dnsutils ldnsutils swaks miltertest postfix opendmarc
-  util-linux"
+  util-linux m4 libwrap0"
 
 missing=""
 for p in $packages; do
@@ -38,6 +38,17 @@ if [ -n "$missing" ]; then
   apt-get install -y -qq $missing >/dev/null
 fi
 
+# The Sendmail e2e test runs Debian's sendmail unpacked, not installed (sendmail-bin conflicts
+# with postfix): download and unpack it once into the cache the test reads (idempotent).
+fetch_sendmail() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: not root: the sendmail e2e test will fetch sendmail itself or skip" >&2
+    return 0
+  fi
+  contrib/sendmail/fetch-sendmail.sh "${RDNS_SENDMAIL_CACHE:-/var/cache/rdns-milter-tests/sendmail}" >/dev/null ||
+    echo "setup: could not fetch sendmail; the sendmail e2e test will try again, then skip" >&2
+}
+
 if [ ! -f "$build/build.ninja" ]; then
   meson setup "$build" -Dwerror=true >/dev/null
 fi
@@ -50,6 +61,7 @@ case "$mode" in
     exec "$build/src/rdns-milter" --foreground "$@"
     ;;
   test)
+    fetch_sendmail
     status=0
     meson test -C "$build" --print-errorlogs --num-processes 2 "$@" >"$build/test-output.txt" 2>&1 || status=$?
     cat "$build/test-output.txt"
