@@ -1,7 +1,7 @@
 // The libspf2 DNS layer (SpfDns): how Resolver answers become libspf2 records, what is never
 // asked, evidence, the per-check limits, and the per-term shaping (PTR names, zero prefixes).
 
-#include "rdns/dns/spf_dns.h"
+#include "dns/spf_libspf2.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
