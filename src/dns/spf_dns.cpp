@@ -6,10 +6,40 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <memory>
+#include <new>
 #include <optional>
+
+#include "spf_libspf2.h"
+
+// Every call into libspf2 is in this file: the DNS layer (SpfDns) and the evaluation of one
+// DNS-querying term (SpfCheckDns::evaluate), with the libspf2 handles they need.
 
 namespace rdns::dns {
 namespace {
+
+// ---------------------------------------------------------------------------------------------
+// libspf2 handles
+
+struct ServerDeleter {
+  void operator()(SPF_server_t* server) const { SPF_server_free(server); }
+};
+struct RequestDeleter {
+  void operator()(SPF_request_t* request) const { SPF_request_free(request); }
+};
+struct ResponseDeleter {
+  void operator()(SPF_response_t* response) const { SPF_response_free(response); }
+};
+struct RecordDeleter {
+  void operator()(SPF_record_t* record) const { SPF_record_free(record); }
+};
+using ServerPtr = std::unique_ptr<SPF_server_t, ServerDeleter>;
+using RequestPtr = std::unique_ptr<SPF_request_t, RequestDeleter>;
+using ResponsePtr = std::unique_ptr<SPF_response_t, ResponseDeleter>;
+using RecordPtr = std::unique_ptr<SPF_record_t, RecordDeleter>;
+
+// ---------------------------------------------------------------------------------------------
+// The DNS layer
 
 /// The Resolver's type for a libspf2 query type; nullopt for types we never ask.
 std::optional<RrType> rr_type(ns_type type) {
@@ -269,6 +299,165 @@ Answer SpfDns::shape(const Answer& answer, RrType type, bool first) {
     shaped.addresses.assign(1, client_);
   }
   return shaped;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One term through libspf2
+
+namespace {
+
+std::string_view term_name(SpfTerm term) {
+  switch (term) {
+    case SpfTerm::a: return "a";
+    case SpfTerm::mx: return "mx";
+    case SpfTerm::ptr: return "ptr";
+    case SpfTerm::exists: return "exists";
+  }
+  return "?";
+}
+
+/// `name` in libspf2's macro syntax, so that it reaches its lookups unchanged.
+std::string libspf2_literal(std::string_view name) {
+  std::string out;
+  for (const char c : name) {
+    if (c == '%') {
+      out += "%%";
+    } else if (c == ' ') {
+      out += "%_";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+/// The single-mechanism record libspf2 compiles for `query`.
+std::string term_record(const SpfTermQuery& query) {
+  std::string text =
+      fmt::format("v=spf1 +{}:{}", term_name(query.term), libspf2_literal(query.target));
+  if (query.term == SpfTerm::a || query.term == SpfTerm::mx) {
+    // Note: libspf2 rejects /0 and takes a missing length as the longest.
+    const unsigned cidr4 = query.cidr4.value_or(32) == 0 ? 32 : query.cidr4.value_or(32);
+    const unsigned cidr6 = query.cidr6.value_or(128) == 0 ? 128 : query.cidr6.value_or(128);
+    text += fmt::format("/{}//{}", cidr4, cidr6);
+  }
+  return text;
+}
+
+}  // namespace
+
+struct SpfCheckDns::Impl {
+  Impl(Resolver& resolver, const IpAddress& client, std::string_view receiver, SpfLimits limits);
+
+  SpfDns dns;  // Note: declared before server, so the server is freed first.
+  IpAddress client;
+  ServerPtr server;
+  RequestPtr request;
+};
+
+SpfCheckDns::Impl::Impl(Resolver& resolver, const IpAddress& client_address,
+                        std::string_view receiver, SpfLimits limits)
+    : dns(resolver, client_address, limits), client(client_address.unmapped()) {
+  server.reset(SPF_server_new_dns(dns.layer(), 0));
+  if (!server) {
+    throw std::bad_alloc();
+  }
+  // Note: no local policy, no whitelist, no default explanation (libspf2's points at the
+  // dead openspf.org); exp= is ours. The request never enters SPF_request_query_mailfrom,
+  // whose "localhost is always allowed" would pass any 127/8 client.
+  SPF_response_t* raw = nullptr;
+  SPF_server_set_localpolicy(server.get(), "", 0, &raw);
+  ResponsePtr discard(raw);
+  raw = nullptr;
+  SPF_server_set_explanation(server.get(), "", &raw);
+  discard.reset(raw);
+  const std::string rec_dom = receiver.empty() ? "unknown" : std::string(receiver);
+  SPF_server_set_rec_dom(server.get(), rec_dom.c_str());
+  request.reset(SPF_request_new(server.get()));
+  if (!request) {
+    throw std::bad_alloc();
+  }
+  if (client.is_v4()) {
+    in_addr address{};
+    std::memcpy(&address, client.bytes().data(), sizeof(address));
+    SPF_request_set_ipv4(request.get(), address);
+  } else {
+    in6_addr address{};
+    std::memcpy(&address, client.bytes().data(), sizeof(address));
+    SPF_request_set_ipv6(request.get(), address);
+  }
+}
+
+SpfCheckDns::SpfCheckDns(Resolver& resolver, const IpAddress& client, std::string_view receiver,
+                         SpfLimits limits)
+    : impl_(std::make_unique<Impl>(resolver, client, receiver, limits)) {}
+
+SpfCheckDns::~SpfCheckDns() = default;
+
+Answer SpfCheckDns::resolve(std::string_view name, RrType type) {
+  return impl_->dns.resolve(name, type);
+}
+
+bool SpfCheckDns::out_of_time() const {
+  return impl_->dns.out_of_time();
+}
+
+bool SpfCheckDns::charge_term() {
+  return impl_->dns.charge_term();
+}
+
+bool SpfCheckDns::void_limit_exceeded() const {
+  return impl_->dns.void_limit_exceeded();
+}
+
+std::vector<Answer> SpfCheckDns::take_evidence() {
+  return impl_->dns.take_evidence();
+}
+
+SpfTermResult SpfCheckDns::evaluate(const SpfTermQuery& query) {
+  bool zero_prefix = false;
+  if (query.term == SpfTerm::a || query.term == SpfTerm::mx) {
+    const auto length = impl_->client.is_v4() ? query.cidr4 : query.cidr6;
+    zero_prefix = length.has_value() && *length == 0;
+  }
+  const std::string text = term_record(query);
+  SPF_request_t* request = impl_->request.get();
+  ResponsePtr compile_errors(SPF_response_new(request));
+  SPF_record_t* raw = nullptr;
+  const SPF_errcode_t compiled =
+      SPF_record_compile(impl_->server.get(), compile_errors.get(), &raw, text.c_str());
+  const RecordPtr record(raw);
+  if (compiled != SPF_E_SUCCESS || !record || record->num_mech != 1) {
+    return {SpfTermOutcome::permerror,
+            fmt::format("libspf2 cannot evaluate it: {}", SPF_strerror(compiled))};
+  }
+  ResponsePtr response(SPF_response_new(request));
+  // Note: libspf2 has no setters for these. SPF_record_interpret refuses to run without the
+  // record to explain (response->spf_record_exp) and <domain> (request->cur_dom), which only
+  // SPF_request_query_mailfrom fills in, and that call is what we must avoid (it evaluates the
+  // whole record and passes every 127/8 client). cur_dom is cleared again at once so it never
+  // points at a string that is gone.
+  response->spf_record_exp = record.get();
+  request->cur_dom = query.domain.c_str();
+  impl_->dns.begin_term(query.term, zero_prefix);
+  SPF_record_interpret(record.get(), request, response.get(), 0);
+  impl_->dns.end_term();
+  request->cur_dom = nullptr;
+
+  switch (SPF_response_result(response.get())) {
+    case SPF_RESULT_PASS: return {SpfTermOutcome::match, {}};
+    case SPF_RESULT_NEUTRAL: return {SpfTermOutcome::no_match, {}};
+    case SPF_RESULT_TEMPERROR: {
+      const Answer* failed = impl_->dns.term_failure();
+      return {SpfTermOutcome::temperror, failed != nullptr ? describe(*failed) : "DNS failure"};
+    }
+    default: {
+      const auto err = SPF_response_errcode(response.get());
+      return {SpfTermOutcome::permerror, err == SPF_E_BIG_DNS
+                                             ? "more than 10 MX records (RFC 7208 section 4.6.4)"
+                                             : std::string(SPF_strerror(err))};
+    }
+  }
 }
 
 }  // namespace rdns::dns

@@ -1,7 +1,7 @@
 // The libspf2 DNS layer (SpfDns): how Resolver answers become libspf2 records, what is never
 // asked, evidence, the per-check limits, and the per-term shaping (PTR names, zero prefixes).
 
-#include "rdns/dns/spf_dns.h"
+#include "dns/spf_libspf2.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -9,8 +9,10 @@
 #include <arpa/inet.h>
 
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "zone_resolver.h"
@@ -309,6 +311,81 @@ TEST(SpfDnsServer, ServerDoesNotFreeTheLayer) {
     SPF_server_free(server);  // must leave dns.layer() alone (destroy == NULL)
   }
   EXPECT_EQ(ask(dns, "mail.example.com", ns_t_a)->num_rr, 1);
+}
+
+// --- SpfCheckDns: the narrow interface the evaluator uses ------------------------------------
+
+SpfTermQuery term_query(SpfTerm term, std::string target, std::optional<unsigned> cidr4 = {},
+                        std::optional<unsigned> cidr6 = {}) {
+  SpfTermQuery query;
+  query.term = term;
+  query.target = std::move(target);
+  query.domain = "example.com";
+  query.cidr4 = cidr4;
+  query.cidr6 = cidr6;
+  return query;
+}
+
+class SpfCheckDnsTest : public SpfDnsTest {};
+
+TEST_F(SpfCheckDnsTest, EachTermMatchesOrNot) {
+  SpfCheckDns dns(zone_, ip("192.0.2.1"), "receiver.example.org");
+  const SpfTermResult match{SpfTermOutcome::match, ""};
+  const SpfTermResult no_match{SpfTermOutcome::no_match, ""};
+  EXPECT_EQ(dns.evaluate(term_query(SpfTerm::a, "mail.example.com")), match);
+  EXPECT_EQ(dns.evaluate(term_query(SpfTerm::mx, "example.com")), match);
+  EXPECT_EQ(dns.evaluate(term_query(SpfTerm::ptr, "example.com")), match);
+  EXPECT_EQ(dns.evaluate(term_query(SpfTerm::exists, "mail.example.com")), match);
+  EXPECT_EQ(dns.evaluate(term_query(SpfTerm::a, "nowhere.example.com")), no_match);
+  EXPECT_EQ(dns.evaluate(term_query(SpfTerm::ptr, "other.example")), no_match);
+  EXPECT_EQ(dns.evaluate(term_query(SpfTerm::a, "mail.example.com", 32, 128)), match);
+  // Evaluating charges nothing; the caller does.
+  EXPECT_TRUE(dns.charge_term());
+  EXPECT_FALSE(dns.out_of_time());
+  EXPECT_FALSE(dns.take_evidence().empty());
+}
+
+TEST_F(SpfCheckDnsTest, ZeroPrefixAndCidrLengths) {
+  SpfCheckDns dns(zone_, ip("192.0.2.77"), "");
+  EXPECT_EQ(dns.evaluate(term_query(SpfTerm::a, "mail.example.com")).outcome,
+            SpfTermOutcome::no_match);
+  EXPECT_EQ(dns.evaluate(term_query(SpfTerm::a, "mail.example.com", 24)).outcome,
+            SpfTermOutcome::match);
+  EXPECT_EQ(dns.evaluate(term_query(SpfTerm::mx, "example.com", 0)).outcome, SpfTermOutcome::match);
+  // The other family's length does not apply to an IPv4 client.
+  EXPECT_EQ(dns.evaluate(term_query(SpfTerm::a, "mail.example.com", std::nullopt, 0)).outcome,
+            SpfTermOutcome::no_match);
+}
+
+TEST_F(SpfCheckDnsTest, LoopbackClientGetsNoFreePass) {
+  // libspf2's "localhost is always allowed" lives in SPF_request_query_mailfrom, never called.
+  SpfCheckDns dns(zone_, ip("127.0.0.1"), "");
+  EXPECT_EQ(dns.evaluate(term_query(SpfTerm::a, "mail.example.com")).outcome,
+            SpfTermOutcome::no_match);
+}
+
+TEST_F(SpfCheckDnsTest, ErrorsSayWhy) {
+  SpfCheckDns dns(zone_, ip("192.0.2.1"), "");
+  const SpfTermResult slow = dns.evaluate(term_query(SpfTerm::a, "slow.example.com"));
+  EXPECT_EQ(slow.outcome, SpfTermOutcome::temperror);
+  EXPECT_THAT(slow.problem, ::testing::HasSubstr("slow.example.com"));
+  for (int i = 0; i < 11; ++i) {
+    zone_.mx("many.example.com", 10, "mx" + std::to_string(i) + ".example.com");
+  }
+  EXPECT_EQ(dns.evaluate(term_query(SpfTerm::mx, "many.example.com")),
+            (SpfTermResult{SpfTermOutcome::permerror,
+                           "more than 10 MX records (RFC 7208 section 4.6.4)"}));
+}
+
+TEST_F(SpfCheckDnsTest, VoidLookupsAreCounted) {
+  SpfCheckDns dns(zone_, ip("192.0.2.1"), "");
+  for (const char* name : {"n1.example.com", "n2.example.com"}) {
+    EXPECT_EQ(dns.evaluate(term_query(SpfTerm::a, name)).outcome, SpfTermOutcome::no_match);
+    EXPECT_FALSE(dns.void_limit_exceeded());
+  }
+  EXPECT_EQ(dns.evaluate(term_query(SpfTerm::exists, "n3.example.com")).outcome,
+            SpfTermOutcome::no_match);
+  EXPECT_TRUE(dns.void_limit_exceeded());
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 #pragma once
-/// SPF (RFC 7208) for the HELO and MAIL FROM identities. Record selection, §12 syntax, term
-/// order, include/redirect, macros, limits and exp= are handled here; libspf2 evaluates the
-/// DNS mechanisms (a, mx, ptr, exists) one at a time. Note: libspf2 1.2.10 itself silently
+/// SPF (RFC 7208) for the HELO and MAIL FROM identities. Record selection, §12 syntax
+/// (spf_record.h), term order, include/redirect, macros (spf_macro.h), limits and exp= are
+/// handled here; libspf2 evaluates the DNS mechanisms (a, mx, ptr, exists) one at a time, behind
+/// dns::SpfCheckDns. Note: libspf2 1.2.10 itself silently
 /// drops every mechanism past 511 bytes of compiled record, so it never sees whole records.
 /// Every DNS lookup goes through our Resolver. Synchronous: run it off the MTA's thread when it
 /// should overlap the dialogue.
