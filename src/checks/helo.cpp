@@ -5,6 +5,8 @@
 #include <memory>
 #include <mutex>
 
+#include "rdns/dns/name.h"
+
 namespace rdns::checks {
 namespace {
 
@@ -12,43 +14,15 @@ using dns::Answer;
 using dns::Outcome;
 using dns::RrType;
 
-bool is_let_dig(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-std::string lower_ascii(std::string_view text) {
-  std::string out(text);
-  for (auto& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 HeloName invalid(std::string error) {
   HeloName name;
   name.error = std::move(error);
   return name;
 }
 
-std::vector<std::string_view> labels_of(std::string_view domain) {
-  std::vector<std::string_view> labels;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i <= domain.size(); ++i) {
-    if (i == domain.size() || domain[i] == '.') {
-      labels.push_back(domain.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  return labels;
-}
-
 Helo verdict(std::string_view helo, HeloName parsed, HeloResult result, HeloReason reason) {
   Helo out;
-  out.helo = std::string(helo.substr(0, 255));
-  for (auto& c : out.helo) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u >= 0x7f) c = '?';
-  }
+  out.helo = dns::printable_ascii(helo, 255);
   out.parsed = std::move(parsed);
   out.result = result;
   out.reason = reason;
@@ -67,7 +41,7 @@ HeloName parse_helo(std::string_view text) {
     }
     auto inner = text.substr(1, text.size() - 2);
     std::optional<dns::IpAddress> address;
-    if (inner.size() > 5 && lower_ascii(inner.substr(0, 5)) == "ipv6:") {
+    if (inner.size() > 5 && dns::iequals(inner.substr(0, 5), "ipv6:")) {
       address = dns::IpAddress::parse(inner.substr(5));
       if (address && address->is_v4()) address.reset();
     } else if (inner.find(':') == std::string_view::npos) {
@@ -81,17 +55,15 @@ HeloName parse_helo(std::string_view text) {
     name.literal = address;
     return name;
   }
-  std::string domain = lower_ascii(text);
-  if (domain.size() > 1 && domain.back() == '.') {
-    domain.pop_back();
-  }
+  std::string domain = dns::to_lower(dns::strip_trailing_dot(text));
   if (domain.size() > 253) {
     return invalid("longer than 253 octets");
   }
   if (dns::IpAddress::parse(domain)) {
     return invalid("a bare address; an address must be written as [192.0.2.7]");
   }
-  for (const auto label : labels_of(domain)) {
+  const auto labels = dns::labels(domain);
+  for (const auto label : labels) {
     if (label.empty()) {
       return invalid("empty label (two dots in a row, or a leading dot)");
     }
@@ -99,23 +71,20 @@ HeloName parse_helo(std::string_view text) {
       return invalid("a label longer than 63 octets");
     }
     for (const char c : label) {
-      if (!is_let_dig(c) && c != '-') {
-        const auto u = static_cast<unsigned char>(c);
-        return invalid(u < 0x20 || u == 0x7f ? "control characters"
-                       : u >= 0x80           ? "non-ASCII characters"
-                       : c == '_'            ? "an underscore (not allowed in host names)"
-                       : c == ' '            ? "a space"
-                                             : "characters other than letters, digits, - and .");
+      if (!dns::is_ascii_alnum(c) && c != '-') {
+        return invalid(dns::is_ascii_control(c)                ? "control characters"
+                       : static_cast<unsigned char>(c) >= 0x80 ? "non-ASCII characters"
+                       : c == '_' ? "an underscore (not allowed in host names)"
+                       : c == ' ' ? "a space"
+                                  : "characters other than letters, digits, - and .");
       }
     }
     if (label.front() == '-' || label.back() == '-') {
       return invalid("a label starting or ending with a hyphen");
     }
   }
-  const auto labels = labels_of(domain);
   const auto tld = labels.back();
-  if (labels.size() > 1 &&
-      std::all_of(tld.begin(), tld.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+  if (labels.size() > 1 && std::all_of(tld.begin(), tld.end(), dns::is_ascii_digit)) {
     return invalid("an all-numeric top-level label (an unbracketed address?)");
   }
   HeloName name;
@@ -128,17 +97,13 @@ bool is_private_name(std::string_view domain) {
   // RFC 6761 (test, localhost, invalid, example), RFC 6762 (local), RFC 8375 (home.arpa),
   // RFC 7686 (onion), RFC 9476 (alt), ICANN's reserved "internal", and private names that
   // are not delegated in the root and never will be in practice (lan, home, corp, ...).
-  static constexpr std::array<std::string_view, 17> suffixes{
-      "local",    "localhost", "localdomain", "invalid",     "test",       "example",
-      "internal", "lan",       "home",        "corp",        "intranet",   "private",
-      "onion",    "alt",       "home.arpa",   "example.com", "example.net"};
-  for (const auto suffix : suffixes) {
-    if (domain == suffix || (domain.size() > suffix.size() && domain.ends_with(suffix) &&
-                             domain[domain.size() - suffix.size() - 1] == '.')) {
-      return true;
-    }
-  }
-  return domain == "example.org" || domain.ends_with(".example.org");
+  static constexpr std::array<std::string_view, 18> suffixes{
+      "local",    "localhost", "localdomain", "invalid",     "test",        "example",
+      "internal", "lan",       "home",        "corp",        "intranet",    "private",
+      "onion",    "alt",       "home.arpa",   "example.com", "example.net", "example.org"};
+  return std::any_of(suffixes.begin(), suffixes.end(), [domain](std::string_view suffix) {
+    return dns::at_or_below(domain, suffix);
+  });
 }
 
 std::string_view to_string(HeloResult result) {
@@ -269,7 +234,7 @@ void start_helo_lookups(dns::Resolver& resolver, std::string_view helo,
   };
   auto state = std::make_shared<State>();
   state->done = std::move(done);
-  const auto tld = parsed.domain.substr(parsed.domain.rfind('.') + 1);
+  const std::string tld(dns::top_label(parsed.domain));
   const std::array<std::pair<std::string, RrType>, 4> queries{{{tld, RrType::soa},
                                                                {parsed.domain, RrType::a},
                                                                {parsed.domain, RrType::aaaa},

@@ -5,6 +5,8 @@
 #include <memory>
 #include <mutex>
 
+#include "rdns/dns/name.h"
+
 namespace rdns::checks {
 namespace {
 
@@ -17,24 +19,16 @@ using dns::Security;
 /// A PTR target we can look up: LDH labels (underscore tolerated, as many real PTRs use it),
 /// 1-63 octets each, at most 253 in all, at least one label, not the root.
 bool is_host_name(std::string_view name) {
-  if (name.empty() || name.size() > 253 || name == ".") {
+  if (name.empty() || name.size() > 253) {
     return false;
   }
-  std::size_t label = 0;
-  for (const char c : name) {
-    if (c == '.') {
-      if (label == 0) {
-        return false;
-      }
-      label = 0;
-      continue;
-    }
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-    if (!ok || ++label > 63) {
-      return false;
-    }
-  }
-  return label > 0;
+  const auto ldh = [](char c) {
+    return (c >= 'a' && c <= 'z') || dns::is_ascii_digit(c) || c == '-' || c == '_';
+  };
+  const auto parts = dns::labels(name);  // a trailing dot or ".." gives an empty label
+  return std::all_of(parts.begin(), parts.end(), [&ldh](std::string_view label) {
+    return !label.empty() && label.size() <= 63 && std::all_of(label.begin(), label.end(), ldh);
+  });
 }
 
 std::vector<std::string> all_names(const Answer& ptr) {

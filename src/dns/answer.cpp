@@ -2,8 +2,7 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <cctype>
+#include "rdns/dns/name.h"
 
 namespace rdns::dns {
 
@@ -44,13 +43,7 @@ std::string_view to_string(Security security) {
 }
 
 std::string normalize_name(std::string_view name) {
-  if (name.size() > 1 && name.back() == '.') {
-    name.remove_suffix(1);
-  }
-  std::string out(name);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
+  return to_lower(strip_trailing_dot(name));
 }
 
 std::string describe(const Answer& answer) {

@@ -2,13 +2,14 @@
 
 #include <algorithm>
 
+#include "rdns/dns/name.h"
+
 namespace rdns::header {
 namespace {
 
 /// RFC 2045 token characters (RFC 8601 §2.2 uses "value" = token / quoted-string).
 bool is_token_char(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  if (u <= 0x20 || u >= 0x7f) {
+  if (!dns::is_ascii_visible(c)) {
     return false;
   }
   constexpr std::string_view tspecials = "()<>@,;:\\\"/[]?=";
@@ -27,8 +28,7 @@ std::string quoted_string(std::string_view clean) {
 
 /// RFC 5322 atext.
 bool is_atext(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  if (u <= 0x20 || u >= 0x7f) return false;
+  if (!dns::is_ascii_visible(c)) return false;
   constexpr std::string_view specials = "()<>[]:;@\\,.\"";
   return specials.find(c) == std::string_view::npos;
 }
@@ -47,16 +47,7 @@ std::string dot_atom_or_quoted(std::string_view value) {
 }  // namespace
 
 std::string sanitize(std::string_view value, std::size_t max_length) {
-  std::string out;
-  out.reserve(std::min(value.size(), max_length));
-  for (const char c : value) {
-    if (out.size() >= max_length) {
-      break;
-    }
-    const auto u = static_cast<unsigned char>(c);
-    out += (u < 0x20 || u >= 0x7f) ? '?' : c;
-  }
-  return out;
+  return dns::printable_ascii(value, max_length);
 }
 
 std::string value_or_quoted(std::string_view value) {

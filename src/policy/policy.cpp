@@ -3,7 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cctype>
+
+#include "rdns/dns/name.h"
 
 namespace rdns::policy {
 namespace {
@@ -77,8 +78,7 @@ Exemption client_exemption(const Exemptions& exemptions, const dns::IpAddress& c
   if (matches(exemptions.allow_addresses)) return Exemption::allowlisted_address;
   for (const auto& name : verified_names) {
     for (const auto& domain : exemptions.allow_domains) {
-      if (name == domain || (name.size() > domain.size() && name.ends_with(domain) &&
-                             name[name.size() - domain.size() - 1] == '.')) {
+      if (dns::at_or_below(name, domain)) {
         return Exemption::allowlisted_domain;
       }
     }
@@ -90,9 +90,7 @@ bool recipient_exempt(const Exemptions& exemptions, std::string_view recipient) 
   if (recipient.size() >= 2 && recipient.front() == '<' && recipient.back() == '>') {
     recipient = recipient.substr(1, recipient.size() - 2);
   }
-  std::string address(recipient);
-  std::transform(address.begin(), address.end(), address.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string address = dns::to_lower(recipient);
   const auto at = address.rfind('@');
   const std::string local = at == std::string::npos ? address : address.substr(0, at);
   return std::any_of(

@@ -172,6 +172,317 @@ TEST(IprevAuthResult, Ipv6ClientInCanonicalForm) {
   EXPECT_EQ(r.properties[0].second, "2001:db8::25");
 }
 
+// ---- spf_auth_result (RFC 8601 §2.7.2, Appendix B) ------------------------------------------
+
+checks::Spf spf_of(checks::SpfResult result, checks::SpfIdentity identity, std::string domain,
+                   std::string sender) {
+  checks::Spf spf;
+  spf.result = result;
+  spf.identity = identity;
+  spf.domain = std::move(domain);
+  spf.sender = std::move(sender);
+  return spf;
+}
+
+TEST(SpfAuthResult, Rfc8601AppendixB3) {
+  // "Authentication-Results: example.com; spf=pass smtp.mailfrom=example.net"
+  const auto spf = spf_of(checks::SpfResult::pass, checks::SpfIdentity::mailfrom, "example.net",
+                          "sender@example.net");
+  const AuthResult expected{"spf", "pass", "", {{"smtp.mailfrom", "example.net"}}, ""};
+  EXPECT_EQ(spf_auth_result(spf), expected);
+  EXPECT_EQ(assemble_auth_results("example.com", {spf_auth_result(spf)}),
+            " example.com; spf=pass smtp.mailfrom=example.net");
+}
+
+TEST(SpfAuthResult, Rfc8601AppendixB5WithOurFormatting) {
+  // RFC 8601 B.5: "example.com; auth=pass (cram-md5) smtp.auth=sender@example.com;
+  // spf=fail smtp.mailfrom=example.com". Our choices: the comment goes after the properties
+  // and a value with '@' is quoted (a quoted-string is always a valid pvalue).
+  const auto spf = spf_of(checks::SpfResult::fail, checks::SpfIdentity::mailfrom, "example.com",
+                          "sender@example.com");
+  EXPECT_EQ(
+      assemble_auth_results(
+          "example.com", {{"auth", "pass", "", {{"smtp.auth", "sender@example.com"}}, "cram-md5"},
+                          spf_auth_result(spf)}),
+      " example.com; auth=pass smtp.auth=\"sender@example.com\" (cram-md5);\n"
+      "\tspf=fail smtp.mailfrom=example.com");
+}
+
+TEST(SpfAuthResult, MailfromNamesTheDomainOnly) {
+  const auto spf = spf_of(checks::SpfResult::softfail, checks::SpfIdentity::mailfrom, "example.com",
+                          "someone@example.com");
+  EXPECT_EQ(assemble_auth_results("mx.example.org", {spf_auth_result(spf)}),
+            " mx.example.org; spf=softfail smtp.mailfrom=example.com");
+}
+
+TEST(SpfAuthResult, HeloIdentityIsNeverReportedAsMailfrom) {
+  // CVE-2019-20790: a HELO result under smtp.mailfrom lets DMARC align with the HELO domain.
+  const auto spf = spf_of(checks::SpfResult::pass, checks::SpfIdentity::helo, "mail.example.net",
+                          "postmaster@mail.example.net");
+  const AuthResult expected{"spf", "pass", "", {{"smtp.helo", "mail.example.net"}}, ""};
+  EXPECT_EQ(spf_auth_result(spf), expected);
+  EXPECT_EQ(assemble_auth_results("mx.example.org", {spf_auth_result(spf)}),
+            " mx.example.org; spf=pass smtp.helo=mail.example.net");
+}
+
+TEST(SpfAuthResult, ErrorsCarryTheProblemAsComment) {
+  auto perm = spf_of(checks::SpfResult::permerror, checks::SpfIdentity::mailfrom, "example.com",
+                     "a@example.com");
+  perm.problem = "unknown mechanism 'foo' (see (here))";
+  EXPECT_EQ(assemble_auth_results("mx.example.org", {spf_auth_result(perm)}),
+            " mx.example.org; spf=permerror smtp.mailfrom=example.com "
+            "(unknown mechanism 'foo' \\(see \\(here\\)\\))");
+  auto temp = spf_of(checks::SpfResult::temperror, checks::SpfIdentity::mailfrom, "example.com",
+                     "a@example.com");
+  temp.problem = "DNS servfail for example.com TXT";
+  EXPECT_EQ(assemble_auth_results("mx.example.org", {spf_auth_result(temp)}),
+            " mx.example.org; spf=temperror smtp.mailfrom=example.com "
+            "(DNS servfail for example.com TXT)");
+}
+
+TEST(SpfAuthResult, OtherResultsHaveNoComment) {
+  for (const auto result :
+       {checks::SpfResult::pass, checks::SpfResult::fail, checks::SpfResult::softfail,
+        checks::SpfResult::neutral, checks::SpfResult::none}) {
+    auto spf = spf_of(result, checks::SpfIdentity::mailfrom, "example.com", "a@example.com");
+    spf.problem = "left over";
+    EXPECT_EQ(spf_auth_result(spf).comment, "") << checks::to_string(result);
+  }
+}
+
+// ---- helo_auth_result (an extension method, RFC 8601 §2.7.6) ---------------------------------
+
+checks::Helo helo_of(std::string helo, checks::HeloResult result, checks::HeloReason reason,
+                     bool by_ptr = false) {
+  checks::Helo out;
+  out.helo = std::move(helo);
+  out.result = result;
+  out.reason = reason;
+  out.matched_by_ptr = by_ptr;
+  return out;
+}
+
+TEST(HeloAuthResult, FailNamesTheReason) {
+  const auto helo =
+      helo_of("exchange.local", checks::HeloResult::fail, checks::HeloReason::bad_tld);
+  const AuthResult expected{"x-helo", "fail", "", {{"smtp.helo", "exchange.local"}}, "bad-tld"};
+  EXPECT_EQ(helo_auth_result(helo), expected);
+  EXPECT_EQ(assemble_auth_results("mx.example.org", {helo_auth_result(helo)}),
+            " mx.example.org; x-helo=fail smtp.helo=exchange.local (bad-tld)");
+}
+
+TEST(HeloAuthResult, EveryReasonIsItsStableName) {
+  const std::pair<checks::HeloReason, const char*> cases[] = {
+      {checks::HeloReason::syntax, "syntax"},
+      {checks::HeloReason::not_fqdn, "not-fqdn"},
+      {checks::HeloReason::bad_tld, "bad-tld"},
+      {checks::HeloReason::no_address, "no-address"},
+      {checks::HeloReason::mismatch, "mismatch"},
+      {checks::HeloReason::forged_local, "forged-local"},
+  };
+  for (const auto& [reason, name] : cases) {
+    EXPECT_EQ(
+        assemble_auth_results(
+            "mx.example.org",
+            {helo_auth_result(helo_of("mail.example.com", checks::HeloResult::fail, reason))}),
+        std::string(" mx.example.org; x-helo=fail smtp.helo=mail.example.com (") + name + ")");
+  }
+  EXPECT_EQ(assemble_auth_results(
+                "mx.example.org",
+                {helo_auth_result(helo_of("mail.example.com", checks::HeloResult::temperror,
+                                          checks::HeloReason::dns_error))}),
+            " mx.example.org; x-helo=temperror smtp.helo=mail.example.com (dns-error)");
+}
+
+TEST(HeloAuthResult, PassHasNoCommentUnlessMatchedByPtr) {
+  EXPECT_EQ(
+      assemble_auth_results("mx.example.org",
+                            {helo_auth_result(helo_of("mail.example.com", checks::HeloResult::pass,
+                                                      checks::HeloReason::ok))}),
+      " mx.example.org; x-helo=pass smtp.helo=mail.example.com");
+  EXPECT_EQ(
+      assemble_auth_results("mx.example.org",
+                            {helo_auth_result(helo_of("mail.example.com", checks::HeloResult::pass,
+                                                      checks::HeloReason::ok, true))}),
+      " mx.example.org; x-helo=pass smtp.helo=mail.example.com (matches the verified PTR name)");
+}
+
+TEST(HeloAuthResult, AddressLiteralAndOddHeloAreQuoted) {
+  EXPECT_EQ(assemble_auth_results("mx.example.org",
+                                  {helo_auth_result(helo_of("[192.0.2.7]", checks::HeloResult::pass,
+                                                            checks::HeloReason::ok))}),
+            " mx.example.org; x-helo=pass smtp.helo=\"[192.0.2.7]\"");
+  EXPECT_EQ(assemble_auth_results(
+                "mx.example.org",
+                {helo_auth_result(helo_of("evil\r\nX-Injected: yes", checks::HeloResult::fail,
+                                          checks::HeloReason::syntax))}),
+            " mx.example.org; x-helo=fail smtp.helo=\"evil??X-Injected: yes\" (syntax)");
+}
+
+// ---- iprev_auth_result against RFC 8601 Appendix B.4 -----------------------------------------
+
+TEST(IprevAuthResult, Rfc8601AppendixB4WithOurProperty) {
+  // RFC 8601 B.4: "example.com; iprev=pass policy.iprev=192.0.2.200". We report the client
+  // address as smtp.remote-ip and name the verified host in a comment.
+  EXPECT_EQ(assemble_auth_results(
+                "example.com", {iprev_auth_result(iprev_of("192.0.2.200", checks::IprevResult::pass,
+                                                           checks::IprevReason::forward_confirmed,
+                                                           {"mail.example.net"}))}),
+            " example.com; iprev=pass smtp.remote-ip=192.0.2.200 (mail.example.net)");
+}
+
+// ---- received_spf (RFC 7208 §9.1) --------------------------------------------------------------
+
+checks::SpfRequest request_of(const char* client, std::string helo, std::string mail_from,
+                              std::string receiver,
+                              checks::SpfIdentity identity = checks::SpfIdentity::mailfrom) {
+  checks::SpfRequest request;
+  request.client = testutil::ip(client);
+  request.helo = std::move(helo);
+  request.mail_from = std::move(mail_from);
+  request.receiver = std::move(receiver);
+  request.identity = identity;
+  return request;
+}
+
+// Our formatting against the two examples of RFC 7208 §9.1: the same comment text and values;
+// the keys in a fixed order (client-ip, envelope-from, helo, receiver, identity, mechanism,
+// problem; RFC 7208 gives no order), one per folded line, no ';' after the last, and
+// identity= always present (§9.1 recommends it).
+
+TEST(ReceivedSpf, Rfc7208Section91PassExample) {
+  // Received-SPF: pass (mybox.example.org: domain of
+  //  myname@example.com designates 192.0.2.1 as permitted sender)
+  //     receiver=mybox.example.org; client-ip=192.0.2.1;
+  //     envelope-from="myname@example.com"; helo=foo.example.com;
+  const auto spf = spf_of(checks::SpfResult::pass, checks::SpfIdentity::mailfrom, "example.com",
+                          "myname@example.com");
+  EXPECT_EQ(received_spf(spf, request_of("192.0.2.1", "foo.example.com", "myname@example.com",
+                                         "mybox.example.org")),
+            " pass (mybox.example.org: domain of myname@example.com designates 192.0.2.1 as "
+            "permitted sender)\n"
+            "\tclient-ip=192.0.2.1;\n"
+            "\tenvelope-from=\"myname@example.com\";\n"
+            "\thelo=foo.example.com;\n"
+            "\treceiver=mybox.example.org;\n"
+            "\tidentity=mailfrom");
+}
+
+TEST(ReceivedSpf, Rfc7208Section91FailExample) {
+  // Received-SPF: fail (mybox.example.org: domain of
+  //                   myname@example.com does not designate
+  //                   192.0.2.1 as permitted sender)
+  //                   identity=mailfrom; client-ip=192.0.2.1;
+  //                   envelope-from="myname@example.com";
+  const auto spf = spf_of(checks::SpfResult::fail, checks::SpfIdentity::mailfrom, "example.com",
+                          "myname@example.com");
+  EXPECT_EQ(
+      received_spf(spf, request_of("192.0.2.1", "", "myname@example.com", "mybox.example.org")),
+      " fail (mybox.example.org: domain of myname@example.com does not designate 192.0.2.1 as "
+      "permitted sender)\n"
+      "\tclient-ip=192.0.2.1;\n"
+      "\tenvelope-from=\"myname@example.com\";\n"
+      "\treceiver=mybox.example.org;\n"
+      "\tidentity=mailfrom");
+}
+
+TEST(ReceivedSpf, EveryResultHasItsComment) {
+  const auto request =
+      request_of("192.0.2.1", "foo.example.com", "myname@example.com", "mybox.example.org");
+  const std::string keys =
+      "\n\tclient-ip=192.0.2.1;\n\tenvelope-from=\"myname@example.com\";\n"
+      "\thelo=foo.example.com;\n\treceiver=mybox.example.org;\n\tidentity=mailfrom";
+  const std::pair<checks::SpfResult, std::string> cases[] = {
+      {checks::SpfResult::softfail,
+       " softfail (mybox.example.org: domain of transitioning myname@example.com does not "
+       "designate 192.0.2.1 as permitted sender)"},
+      {checks::SpfResult::neutral,
+       " neutral (mybox.example.org: 192.0.2.1 is neither permitted nor denied by domain of "
+       "myname@example.com)"},
+      {checks::SpfResult::none,
+       " none (mybox.example.org: domain of myname@example.com does not provide an SPF "
+       "record)"},
+      {checks::SpfResult::temperror,
+       " temperror (mybox.example.org: error in processing during lookup of "
+       "myname@example.com)"},
+      {checks::SpfResult::permerror,
+       " permerror (mybox.example.org: the SPF record of example.com is invalid)"},
+  };
+  for (const auto& [result, comment] : cases) {
+    const auto spf =
+        spf_of(result, checks::SpfIdentity::mailfrom, "example.com", "myname@example.com");
+    EXPECT_EQ(received_spf(spf, request), comment + keys) << checks::to_string(result);
+  }
+}
+
+TEST(ReceivedSpf, MechanismAndProblemAreQuotedWhenNotDotAtoms) {
+  auto spf = spf_of(checks::SpfResult::pass, checks::SpfIdentity::mailfrom, "example.com",
+                    "a@example.com");
+  spf.mechanism = "ip4:192.0.2.0/24";
+  EXPECT_EQ(received_spf(spf, request_of("192.0.2.1", "", "a@example.com", "mx.example.org")),
+            " pass (mx.example.org: domain of a@example.com designates 192.0.2.1 as permitted "
+            "sender)\n"
+            "\tclient-ip=192.0.2.1;\n"
+            "\tenvelope-from=\"a@example.com\";\n"
+            "\treceiver=mx.example.org;\n"
+            "\tidentity=mailfrom;\n"
+            "\tmechanism=\"ip4:192.0.2.0/24\"");
+  auto perm = spf_of(checks::SpfResult::permerror, checks::SpfIdentity::mailfrom, "example.com",
+                     "a@example.com");
+  perm.mechanism = "-all";
+  perm.problem = "two \"v=spf1\" records";
+  EXPECT_EQ(received_spf(perm, request_of("192.0.2.1", "", "a@example.com", "mx.example.org")),
+            " permerror (mx.example.org: the SPF record of example.com is invalid)\n"
+            "\tclient-ip=192.0.2.1;\n"
+            "\tenvelope-from=\"a@example.com\";\n"
+            "\treceiver=mx.example.org;\n"
+            "\tidentity=mailfrom;\n"
+            "\tmechanism=-all;\n"
+            "\tproblem=\"two \\\"v=spf1\\\" records\"");
+}
+
+TEST(ReceivedSpf, HeloIdentityHasNoEnvelopeFrom) {
+  const auto spf = spf_of(checks::SpfResult::pass, checks::SpfIdentity::helo, "foo.example.com",
+                          "postmaster@foo.example.com");
+  EXPECT_EQ(received_spf(spf, request_of("192.0.2.1", "foo.example.com", "", "mybox.example.org",
+                                         checks::SpfIdentity::helo)),
+            " pass (mybox.example.org: domain of postmaster@foo.example.com designates "
+            "192.0.2.1 as permitted sender)\n"
+            "\tclient-ip=192.0.2.1;\n"
+            "\thelo=foo.example.com;\n"
+            "\treceiver=mybox.example.org;\n"
+            "\tidentity=helo");
+}
+
+TEST(ReceivedSpf, Ipv6ClientIsQuotedAndMappedClientIsIpv4) {
+  const auto spf = spf_of(checks::SpfResult::neutral, checks::SpfIdentity::mailfrom, "example.com",
+                          "a@example.com");
+  EXPECT_EQ(received_spf(spf, request_of("2001:DB8::1", "", "a@example.com", "")),
+            " neutral (2001:db8::1 is neither permitted nor denied by domain of a@example.com)\n"
+            "\tclient-ip=\"2001:db8::1\";\n"
+            "\tenvelope-from=\"a@example.com\";\n"
+            "\tidentity=mailfrom");
+  EXPECT_EQ(received_spf(spf, request_of("::ffff:192.0.2.1", "", "a@example.com", "")),
+            " neutral (192.0.2.1 is neither permitted nor denied by domain of a@example.com)\n"
+            "\tclient-ip=192.0.2.1;\n"
+            "\tenvelope-from=\"a@example.com\";\n"
+            "\tidentity=mailfrom");
+}
+
+TEST(ReceivedSpf, HostileHeloAndSenderStayInsideTheirValues) {
+  const auto spf = spf_of(checks::SpfResult::fail, checks::SpfIdentity::mailfrom, "example.com",
+                          "x)\r\nX-Injected: yes@example.com");
+  EXPECT_EQ(received_spf(spf, request_of("192.0.2.1", "evil\r\nBcc: victim@example.com",
+                                         "x)\r\nX-Injected: yes@example.com", "mx.example.org")),
+            " fail (mx.example.org: domain of x\\)??X-Injected: yes@example.com does not "
+            "designate 192.0.2.1 as permitted sender)\n"
+            "\tclient-ip=192.0.2.1;\n"
+            "\tenvelope-from=\"x)??X-Injected: yes@example.com\";\n"
+            "\thelo=\"evil??Bcc: victim@example.com\";\n"
+            "\treceiver=mx.example.org;\n"
+            "\tidentity=mailfrom");
+}
+
 // ---- sanitize --------------------------------------------------------------------------------
 
 TEST(Sanitize, PrintableAsciiUnchanged) {
