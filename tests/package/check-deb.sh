@@ -2,6 +2,7 @@
 # Build the Debian package from a copy of the source tree and check what it ships:
 #   tests/package/check-deb.sh SOURCE_DIR WORK_DIR
 # Fails (never skips) when the packaging tools are missing: contrib/setup.sh installs them.
+# WORK_DIR is removed on success unless CHECK_DEB_KEEP is set.
 set -eu
 
 src=$(cd "$1" && pwd)
@@ -14,7 +15,7 @@ fail() {
   echo "check-deb: FAIL: $*" >&2
   exit 1
 }
-for tool in dpkg-buildpackage dpkg-deb dh lintian systemd-analyze readelf; do
+for tool in dpkg-buildpackage dpkg-deb dh lintian systemd-analyze systemd-sysusers readelf; do
   command -v "$tool" >/dev/null || fail "$tool is missing (contrib/setup.sh installs it)"
 done
 
@@ -78,8 +79,32 @@ bin="$root/usr/sbin/rdns-milter"
 if readelf -S "$bin" | grep -q '\.debug_info'; then fail "/usr/sbin/rdns-milter is not stripped"; fi
 grep -qx 'socket = unix:/run/rdns-milter/rdns-milter.sock' "$root/etc/rdns-milter/rdns-milter.conf" ||
   fail "the conffile does not set the socket the unit's RuntimeDirectory provides"
-grep -q '^u rdns-milter ' "$root/usr/lib/sysusers.d/rdns-milter.conf" ||
-  fail "the sysusers file does not create user rdns-milter"
+# The sysusers file, applied to a scratch root (not to this machine).
+users="$work/sysusers-root"
+mkdir -p "$users/etc" "$users/usr/lib/sysusers.d"
+cp "$root/usr/lib/sysusers.d/rdns-milter.conf" "$users/usr/lib/sysusers.d/"
+systemd-sysusers --root="$users" >/dev/null 2>&1 || fail "systemd-sysusers rejects the sysusers file"
+grep -q '^rdns-milter:x:[0-9]*:[0-9]*:.*:/usr/sbin/nologin$' "$users/etc/passwd" ||
+  fail "the sysusers file does not create the system user rdns-milter"
+grep -q '^rdns-milter:' "$users/etc/group" || fail "the sysusers file does not create group rdns-milter"
+
+# The extracted daemon starts with the packaged conffile (socket moved into $work) and, with
+# the unit's UMask=0007, makes a socket the group can use: srwxrwx---.
+sock="$work/milter.sock"
+(umask 0007 && exec "$bin" --config "$root/etc/rdns-milter/rdns-milter.conf" --socket "unix:$sock" \
+  --foreground) >"$work/daemon.log" 2>&1 &
+daemon=$!
+i=0
+while [ ! -S "$sock" ] && [ $i -lt 100 ] && kill -0 $daemon 2>/dev/null; do
+  sleep 0.1
+  i=$((i + 1))
+done
+mode=$(stat -c %A "$sock" 2>/dev/null || echo none)
+kill -TERM $daemon 2>/dev/null || true
+wait $daemon || { cat "$work/daemon.log" >&2; fail "the daemon did not stop cleanly on SIGTERM"; }
+[ "$mode" = srwxrwx--- ] || { cat "$work/daemon.log" >&2; fail "socket mode $mode, not srwxrwx---"; }
+grep -q "listening on unix:$sock ($root/etc/rdns-milter/rdns-milter.conf)" "$work/daemon.log" ||
+  { cat "$work/daemon.log" >&2; fail "the daemon did not start with the packaged conffile"; }
 
 # lintian: errors fail, warnings are shown.
 lintian --fail-on error --tag-display-limit 0 "$deb" >"$work/lintian.txt" 2>&1 ||
@@ -98,5 +123,5 @@ score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' "$work
 echo "check-deb: systemd-analyze security exposure $score"
 awk -v s="$score" 'BEGIN { exit !(s <= 3.0) }' || { cat "$work/security.txt" >&2; fail "exposure $score > 3.0"; }
 
-rm -rf "$work"
+[ -n "${CHECK_DEB_KEEP:-}" ] || rm -rf "$work"
 echo "check-deb: OK"
