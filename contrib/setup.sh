@@ -13,13 +13,15 @@ build=${RDNS_BUILD_DIR:-build}
 mode=${1:-run}
 shift || true
 
-# Build, run and test dependencies (Debian 12 package names).
+# Build, run and test dependencies (Debian 12 package names); the last line is for the
+# package test (tests/package/check-deb.sh).
 packages="build-essential g++ clang meson ninja-build pkg-config python3 clang-format
   libmilter-dev libunbound-dev libevent-dev nettle-dev libldns-dev libspf2-dev
   libboost-program-options-dev libfmt-dev nlohmann-json3-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev googletest dns-root-data
   knot knot-dnsutils nsd rbldnsd dnsutils ldnsutils swaks miltertest postfix opendmarc
-  util-linux m4 libwrap0"
+  util-linux m4 libwrap0
+  debhelper dpkg-dev fakeroot lintian systemd cpio git"
 
 missing=""
 for p in $packages; do
