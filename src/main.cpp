@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <future>
@@ -272,7 +273,10 @@ int serve(const rdns::config::Invocation& invocation, RuntimeHolder& holder, int
 
 int run_daemon(const rdns::config::Invocation& invocation) {
   const auto& config = invocation.config;
-  openlog("rdns-milter", LOG_PID | (config.foreground ? LOG_PERROR : 0), LOG_MAIL);
+  // Note: under systemd (JOURNAL_STREAM set) stderr already goes to the journal, which also
+  // reads syslog: copying each line to stderr would log every event twice.
+  const bool copy_to_stderr = config.foreground && std::getenv("JOURNAL_STREAM") == nullptr;
+  openlog("rdns-milter", LOG_PID | (copy_to_stderr ? LOG_PERROR : 0), LOG_MAIL);
   if (!config.foreground && daemon(0, 0) != 0) {
     std::perror("rdns-milter: daemon");
     return exit_failure;
