@@ -8,7 +8,7 @@
 
 #include "rdns/checks/iprev.h"
 #include "rdns/dns/ip_address.h"
-#include "rdns/dns/unbound_resolver.h"
+#include "rdns/dns/resolver_config.h"
 #include "rdns/policy/policy.h"
 
 namespace rdns::config {
