@@ -116,8 +116,24 @@ TEST(ConfigTest, DefaultsWithNoArguments) {
   EXPECT_TRUE(c.policy.exemptions.allow_addresses.empty());
   EXPECT_TRUE(c.policy.exemptions.allow_domains.empty());
   EXPECT_TRUE(c.warnings.empty());
-  EXPECT_TRUE(c.iprev.confirm_no_ptr) << "no-ptr rejects by default, so it is confirmed first";
-  EXPECT_EQ(c.iprev.max_names, checks::IprevOptions{}.max_names);
+  EXPECT_TRUE(iprev_options(c).confirm_no_ptr)
+      << "no-ptr rejects by default, so it is confirmed first";
+  EXPECT_FALSE(iprev_options(c).confirm_no_forward_match) << "no-forward-match only tags";
+  EXPECT_EQ(iprev_options(c).max_names, checks::IprevOptions{}.max_names);
+  EXPECT_TRUE(c == defaults()) << "parse_arguments starts from defaults()";
+}
+
+TEST(ConfigTest, DefaultsAreTheDocumentedOnes) {
+  const Config c = defaults();
+  EXPECT_THAT(c.policy.exemptions.trusted_networks,
+              ElementsAre(*dns::Network::parse("127.0.0.0/8"), *dns::Network::parse("::1/128")));
+  EXPECT_THAT(c.policy.exemptions.recipients, ElementsAre("postmaster", "abuse"));
+  EXPECT_EQ(c.socket, "inet:8894@127.0.0.1");
+  EXPECT_EQ(c.decision_stage, Stage::rcpt);
+  EXPECT_TRUE(c.confirm_negative);
+  EXPECT_FALSE(c.policy.dry_run);
+  EXPECT_EQ(c.config_file, "");
+  EXPECT_TRUE(c.warnings.empty());
 }
 
 TEST(ConfigTest, DefaultExemptionsAreSafe) {
@@ -274,6 +290,18 @@ TEST(ConfigTest, ExemptRecipients) {
               ElementsAre("postmaster", "abuse@example.org"));
 }
 
+TEST(ConfigTest, ExemptRecipientsAreLowerCased) {
+  const auto inv = parse({"--exempt-recipients", "PostMaster ABUSE@Example.ORG"});
+  EXPECT_THAT(inv.config.policy.exemptions.recipients,
+              ElementsAre("postmaster", "abuse@example.org"));
+}
+
+TEST(ConfigTest, YesAndNoInAnyCase) {
+  EXPECT_TRUE(parse({"--dry-run", "YES"}).config.policy.dry_run);
+  EXPECT_TRUE(parse({"--dry-run", "On"}).config.policy.dry_run);
+  EXPECT_FALSE(parse({"--confirm-negative", "FALSE"}).config.confirm_negative);
+}
+
 TEST(ConfigTest, AllowAddressFile) {
   const TempFile file("192.0.2.7\n2001:db8::/64\n");
   const auto inv = parse({"--allow-address-file", file.path()});
@@ -297,6 +325,28 @@ TEST(ConfigTest, BadLineInAllowAddressFileNamesTheFile) {
   EXPECT_THAT(message, HasSubstr("not-an-address"));
 }
 
+TEST(ConfigTest, AllowFilesSkipCommentsBlankLinesAndALeadingDot) {
+  const TempFile addresses("# our partners\n\n  192.0.2.7  # mx1\r\n\t\n2001:db8::/64\n");
+  const TempFile domains("# partners\n.Example.COM\n\n  example.net # with a comment\n");
+  const auto inv =
+      parse({"--allow-address-file", addresses.path(), "--allow-domain-file", domains.path()});
+  EXPECT_THAT(inv.config.policy.exemptions.allow_addresses,
+              ElementsAre(net("192.0.2.7"), net("2001:db8::/64")));
+  EXPECT_THAT(inv.config.policy.exemptions.allow_domains,
+              ElementsAre("example.com", "example.net"));
+}
+
+TEST(ConfigTest, BadLinesInAllowFilesNameFileLineAndValue) {
+  const TempFile addresses("192.0.2.7\n\n# comment\n192.0.2.0/33\n");
+  const auto address_message = error_of({"--allow-address-file", addresses.path()});
+  EXPECT_THAT(address_message, HasSubstr(addresses.path() + ":4: invalid address or CIDR"));
+  EXPECT_THAT(address_message, HasSubstr("192.0.2.0/33"));
+  const TempFile domains("example.com\nuser@example.org\n");
+  const auto domain_message = error_of({"--allow-domain-file", domains.path()});
+  EXPECT_THAT(domain_message, HasSubstr(domains.path() + ":2: invalid domain"));
+  EXPECT_THAT(domain_message, HasSubstr("user@example.org"));
+}
+
 TEST(ConfigTest, MissingAllowFilesAreNamed) {
   const std::string missing =
       (std::filesystem::temp_directory_path() / "rdns-no-such-dir" / "allow.txt").string();
@@ -309,17 +359,36 @@ TEST(ConfigTest, MissingAllowFilesAreNamed) {
 TEST(ConfigTest, ConfirmNegative) {
   const auto off = parse({"--confirm-negative", "no"});
   EXPECT_FALSE(off.config.confirm_negative);
-  EXPECT_FALSE(off.config.iprev.confirm_no_ptr);
-  EXPECT_FALSE(off.config.iprev.confirm_no_forward_match);
+  EXPECT_FALSE(iprev_options(off.config).confirm_no_ptr);
+  EXPECT_FALSE(iprev_options(off.config).confirm_no_forward_match);
   const auto on = parse({"--confirm-negative", "yes"});
   EXPECT_TRUE(on.config.confirm_negative);
-  EXPECT_TRUE(on.config.iprev.confirm_no_ptr);
+  EXPECT_TRUE(iprev_options(on.config).confirm_no_ptr);
 }
 
 TEST(ConfigTest, RejectingNoForwardMatchTurnsOnItsConfirmation) {
-  EXPECT_TRUE(parse({"--iprev-no-forward-match", "reject"}).config.iprev.confirm_no_forward_match);
-  EXPECT_FALSE(parse({"--iprev-no-forward-match", "reject", "--confirm-negative", "no"})
-                   .config.iprev.confirm_no_forward_match);
+  EXPECT_TRUE(
+      iprev_options(parse({"--iprev-no-forward-match", "reject"}).config).confirm_no_forward_match);
+  EXPECT_FALSE(iprev_options(
+                   parse({"--iprev-no-forward-match", "reject", "--confirm-negative", "no"}).config)
+                   .confirm_no_forward_match);
+}
+
+TEST(ConfigTest, NoPtrThatDoesNotRejectIsNotConfirmed) {
+  for (const char* action : {"tempfail", "tag", "ignore"}) {
+    EXPECT_FALSE(iprev_options(parse({"--iprev-no-ptr", action}).config).confirm_no_ptr) << action;
+  }
+}
+
+TEST(ConfigTest, IprevOptionsFollowAConfigChangedInPlace) {
+  // Derived, not stored: a Config edited after parsing (as tests do) gets matching options.
+  Config c = defaults();
+  c.policy.iprev.no_ptr.action = Action::tag;
+  c.policy.iprev.no_forward_match.action = Action::reject;
+  EXPECT_FALSE(iprev_options(c).confirm_no_ptr);
+  EXPECT_TRUE(iprev_options(c).confirm_no_forward_match);
+  c.confirm_negative = false;
+  EXPECT_FALSE(iprev_options(c).confirm_no_forward_match);
 }
 
 TEST(ConfigTest, BadConfirmNegativeNamesOptionAndValue) {

@@ -1,6 +1,7 @@
 #pragma once
 /// Configuration: command line and config file, same option names (Boost.Program_options).
 
+#include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -26,25 +27,32 @@ enum class Stage : std::uint8_t { connect, helo, mail, rcpt };
 
 /// Everything the daemon and the CLI run on. Immutable once built; shared as
 /// shared_ptr<const Config> so a reload can swap it for new connections. parse_arguments()
-/// starts from the documented defaults (trusted-networks 127.0.0.0/8 and ::1/128,
-/// exempt-recipients postmaster and abuse); a default-constructed Config has empty lists.
-/// Negative answers are re-checked (iprev.confirm_*) only when confirm-negative is on and the
-/// result they would give is configured to reject.
+/// starts from defaults() (trusted-networks 127.0.0.0/8 and ::1/128, exempt-recipients
+/// postmaster and abuse); a default-constructed Config has empty lists.
 struct Config {
   std::string config_file;  ///< the file read, empty if none
   std::string socket = "inet:8894@127.0.0.1";
   bool foreground = false;
   dns::ResolverConfig resolver;
-  bool confirm_negative = true;
-  checks::IprevOptions iprev;  ///< confirm flags derived from confirm-negative + policy
-  policy::Policy policy;       ///< actions, replies, dry-run and the exemption lists
+  bool confirm_negative = true;  ///< see iprev_options()
+  policy::Policy policy;         ///< actions, replies, dry-run and the exemption lists
   Stage decision_stage = Stage::rcpt;
   std::string allow_address_file;
   std::string allow_domain_file;
   std::vector<std::string> helo_own_names;  ///< besides the j macro, lower-case
   std::string authserv_id;                  ///< empty: the MTA's j macro, else the host name
   std::vector<std::string> warnings;        ///< accepted, but worth a log line at start
+
+  bool operator==(const Config&) const = default;
 };
+
+/// The documented default configuration, the one parse_arguments() starts from.
+[[nodiscard]] Config defaults();
+
+/// How the iprev check runs under `config`: a negative answer is re-checked without the
+/// negative cache (confirm_*) only when confirm-negative is on and the result it would give
+/// is configured to reject.
+[[nodiscard]] checks::IprevOptions iprev_options(const Config& config);
 
 /// What the command line asked for.
 struct Invocation {
