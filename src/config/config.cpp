@@ -439,6 +439,7 @@ std::string config_file_to_read(const po::variables_map& vm) {
 /// What reading the config file found.
 struct FileSettings {
   std::set<std::string> from_file;  ///< the options whose value comes from the file
+  bool any = false;                 ///< the file sets at least one option
 };
 
 /// Reads `file` into `vm` under the values already there (the command line wins).
@@ -453,6 +454,7 @@ FileSettings read_config_file(const std::string& file, bool explicit_file,
   FileSettings settings;
   try {
     auto parsed = po::parse_config_file(in, options, true);
+    settings.any = !parsed.options.empty();
     for (const auto& option : parsed.options) {
       if (option.unregistered) {
         throw ConfigError(fmt::format(
@@ -527,7 +529,7 @@ checks::IprevOptions iprev_options(const Config& config) {
   return options;
 }
 
-Invocation parse_arguments(const std::vector<std::string>& args) {
+Invocation parse_arguments(const std::vector<std::string>& args, Purpose purpose) {
   const auto options = all_options();
   Invocation invocation;
   invocation.args = args;
@@ -551,11 +553,20 @@ Invocation parse_arguments(const std::vector<std::string>& args) {
   FileSettings settings;
   if (!file.empty()) {
     settings = read_config_file(file, vm.count("config") > 0, options, vm);
+    if (!settings.any && purpose == Purpose::reload) {
+      throw ConfigError(fmt::format("{} has no settings (empty or still being written)", file));
+    }
   }
   po::notify(vm);
 
   Config config = defaults();
   config.config_file = file;
+  if (!file.empty() && !settings.any) {
+    config.warnings.push_back(fmt::format(
+        "{} has no settings (empty or only comments): only the built-in defaults and the "
+        "command line apply",
+        file));
+  }
   const Reader reader(vm, settings.from_file, file);
   apply(reader, config);
   if (vm.count("forwarder") > 0) {

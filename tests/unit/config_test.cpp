@@ -566,6 +566,89 @@ TEST(ConfigFileTest, ArgumentsAreKeptForReloading) {
   EXPECT_EQ(reloaded.config.policy.iprev.permerror.action, Action::accept);
 }
 
+// ---- a config file without settings (issue 10: a reload caught the file mid-write) ----------
+
+/// `config` equals defaults() but for the file name and the warnings.
+void expect_defaults_from(const Config& config, const std::string& file) {
+  Config expected = defaults();
+  expected.config_file = file;
+  expected.warnings = config.warnings;
+  EXPECT_TRUE(config == expected) << "only the built-in defaults apply";
+}
+
+TEST(ConfigFileTest, EmptyFileAtStartMeansDefaultsWithAWarning) {
+  const TempFile file("");
+  const auto inv = parse({"--config", file.path()});
+  expect_defaults_from(inv.config, file.path());
+  ASSERT_EQ(inv.config.warnings.size(), 1U);
+  EXPECT_THAT(inv.config.warnings[0], HasSubstr(file.path() + " has no settings"));
+  EXPECT_THAT(inv.config.warnings[0], HasSubstr("built-in defaults"));
+}
+
+TEST(ConfigFileTest, CommentsOnlyFileAtStartMeansDefaultsWithAWarning) {
+  const TempFile file("# rdns-milter configuration\n\n   \n\t# everything commented out\n");
+  const auto inv = parse_arguments({"--config", file.path()}, Purpose::start);
+  expect_defaults_from(inv.config, file.path());
+  ASSERT_EQ(inv.config.warnings.size(), 1U);
+  EXPECT_THAT(inv.config.warnings[0], HasSubstr(file.path() + " has no settings"));
+}
+
+TEST(ConfigFileTest, EmptyFileAtStartStillTakesTheCommandLine) {
+  const TempFile file("");
+  const auto inv = parse({"--config", file.path(), "--dry-run", "yes"});
+  EXPECT_TRUE(inv.config.policy.dry_run);
+  EXPECT_EQ(inv.config.warnings.size(), 1U);
+}
+
+TEST(ConfigFileTest, FileWithSettingsHasNoEmptyFileWarning) {
+  const TempFile file("# only the default value\ndry-run = no\n");
+  EXPECT_TRUE(parse({"--config", file.path()}).config.warnings.empty());
+}
+
+/// The ConfigError message of parsing `args` for a reload; a test failure if it does not throw.
+std::string reload_error_of(const std::vector<std::string>& args) {
+  try {
+    (void)parse_arguments(args, Purpose::reload);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "the reload was not refused";
+  return {};
+}
+
+TEST(ConfigFileTest, EmptyFileAtReloadIsRefused) {
+  const TempFile file("");
+  EXPECT_EQ(reload_error_of({"--config", file.path()}),
+            file.path() + " has no settings (empty or still being written)");
+}
+
+TEST(ConfigFileTest, CommentsOnlyFileAtReloadIsRefused) {
+  const TempFile file("# rdns-milter configuration\n\n");
+  EXPECT_EQ(reload_error_of({"--config", file.path()}),
+            file.path() + " has no settings (empty or still being written)");
+}
+
+TEST(ConfigFileTest, EmptyFileAtReloadIsRefusedWhateverTheCommandLine) {
+  const TempFile file("");
+  EXPECT_THAT(reload_error_of({"--config", file.path(), "--dry-run", "yes"}),
+              HasSubstr("has no settings"));
+}
+
+TEST(ConfigFileTest, FileWithSettingsIsAcceptedAtReload) {
+  TempFile file("dry-run = yes\niprev-no-ptr = tag\n");
+  const std::vector<std::string> args = {"--config", file.path()};
+  const auto reloaded = parse_arguments(args, Purpose::reload);
+  EXPECT_TRUE(reloaded.config.policy.dry_run);
+  EXPECT_EQ(reloaded.config.policy.iprev.no_ptr.action, Action::tag);
+  EXPECT_TRUE(reloaded.config.warnings.empty());
+
+  // Truncated, then written again: refused while empty, accepted once it has settings.
+  std::ofstream(file.path(), std::ios::trunc).close();
+  EXPECT_THAT(reload_error_of(args), HasSubstr("has no settings"));
+  std::ofstream(file.path()) << "dry-run = no\n";
+  EXPECT_FALSE(parse_arguments(args, Purpose::reload).config.policy.dry_run);
+}
+
 TEST(ConfigTest, ParseCommandLineDropsArgv0) {
   const auto inv = parse({"--check", "192.0.2.7"});
   EXPECT_THAT(inv.args, ElementsAre("--check", "192.0.2.7"));

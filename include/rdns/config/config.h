@@ -70,9 +70,16 @@ struct Invocation {
 /// The default configuration file; read when it exists and --config is not given.
 inline constexpr const char* default_config_file = "/etc/rdns-milter/rdns-milter.conf";
 
+/// Why the arguments are parsed: at start an empty config file (or one with only comments and
+/// blank lines) means the built-in defaults, with a warning; at reload it is refused, since a
+/// file caught mid-write by an editor or a config-management tool looks just like that.
+enum class Purpose : std::uint8_t { start, reload };
+
 /// Parses the arguments (without argv[0]) and the config file they name (or the default one
-/// when it exists). Throws ConfigError for unknown options, bad values and unreadable files.
-[[nodiscard]] Invocation parse_arguments(const std::vector<std::string>& args);
+/// when it exists). Throws ConfigError for unknown options, bad values and unreadable files,
+/// and for a config file without any setting when `purpose` is reload.
+[[nodiscard]] Invocation parse_arguments(const std::vector<std::string>& args,
+                                         Purpose purpose = Purpose::start);
 
 /// Same, from main()'s argc/argv.
 [[nodiscard]] Invocation parse_command_line(int argc, const char* const argv[]);
