@@ -115,7 +115,8 @@ void reload(const rdns::config::Invocation& invocation, RuntimeHolder& holder) {
   const auto current = holder.get();
   rdns::config::Config fresh;
   try {
-    fresh = rdns::config::parse_arguments(invocation.args).config;
+    // Note: Purpose::reload refuses a config file without settings (caught mid-write).
+    fresh = rdns::config::parse_arguments(invocation.args, rdns::config::Purpose::reload).config;
   } catch (const rdns::config::ConfigError& e) {
     log_line(LOG_ERR,
              fmt::format("reload refused: {}; the running configuration stays in force", e.what()));

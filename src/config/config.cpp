@@ -9,8 +9,10 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 namespace rdns::config {
 namespace {
@@ -149,6 +151,14 @@ po::options_description all_options() {
   return all;
 }
 
+/// Lower-cases ASCII letters only, whatever the locale.
+std::string ascii_lower(std::string text) {
+  for (char& c : text) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return text;
+}
+
 /// Reads option values and says where each came from, for error messages.
 class Reader {
  public:
@@ -172,9 +182,7 @@ class Reader {
 
   void boolean(const std::string& key, bool& out) const {
     if (!has(key)) return;
-    std::string v = text(key);
-    std::transform(v.begin(), v.end(), v.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const std::string v = ascii_lower(text(key));
     if (v == "yes" || v == "true" || v == "on" || v == "1") {
       out = true;
     } else if (v == "no" || v == "false" || v == "off" || v == "0") {
@@ -244,29 +252,43 @@ policy::Reply parse_reply(const Reader& reader, const std::string& key) {
   return reply;
 }
 
-std::vector<std::string> read_lines(const Reader& reader, const std::string& key,
-                                    const std::string& path) {
+/// The option KEY's file: one item per line, '#' starts a comment, blank lines are skipped.
+/// `parse` returns the item or std::nullopt; an invalid line is an error naming the file, the
+/// line number and `expected`.
+template <typename Parse>
+auto read_list_file(const Reader& reader, const std::string& key, std::string_view expected,
+                    Parse parse) {
+  const std::string path = reader.text(key);
   std::ifstream in(path);
   if (!in) {
     throw ConfigError(
         fmt::format("{}: option '{}': cannot read '{}'", reader.where(key), key, path));
   }
-  std::vector<std::string> lines;
+  std::vector<typename std::invoke_result_t<Parse, const std::string&>::value_type> items;
   std::string line;
-  while (std::getline(in, line)) {
-    line = line.substr(0, line.find('#'));
+  for (std::size_t number = 1; std::getline(in, line); ++number) {
+    line.resize(std::min(line.find('#'), line.size()));
     const auto first = line.find_first_not_of(" \t\r");
-    if (first == std::string::npos) {
-      lines.emplace_back();
-      continue;
-    }
+    if (first == std::string::npos) continue;
     const auto last = line.find_last_not_of(" \t\r");
-    lines.push_back(line.substr(first, last - first + 1));
+    const std::string item = line.substr(first, last - first + 1);
+    auto parsed = parse(item);
+    if (!parsed) {
+      throw ConfigError(fmt::format("{}:{}: invalid {} '{}'", path, number, expected, item));
+    }
+    items.push_back(std::move(*parsed));
   }
-  return lines;
+  return items;
 }
 
-void apply(const Reader& reader, Config& config) {
+/// An allow-domain-file line: a domain, optionally with a leading dot.
+std::optional<std::string> parse_allow_domain(const std::string& line) {
+  auto domain = dns::normalize_name(line.front() == '.' ? line.substr(1) : line);
+  if (domain.empty() || domain.find_first_of(" \t@/") != std::string::npos) return std::nullopt;
+  return domain;
+}
+
+void apply_general(const Reader& reader, Config& config) {
   if (reader.has("socket")) {
     const auto v = reader.text("socket");
     const bool ok =
@@ -276,7 +298,9 @@ void apply(const Reader& reader, Config& config) {
     config.socket = v;
   }
   reader.boolean("foreground", config.foreground);
+}
 
+void apply_resolver(const Reader& reader, Config& config) {
   auto& resolver = config.resolver;
   if (reader.has("unbound-config")) resolver.unbound_config = reader.text("unbound-config");
   if (reader.has("trust-anchor-file")) {
@@ -295,7 +319,10 @@ void apply(const Reader& reader, Config& config) {
   reader.number("cache-max-ttl", resolver.cache_max_ttl, 604800);
   reader.number("cache-max-negative-ttl", resolver.cache_max_negative_ttl, 86400);
   reader.boolean("confirm-negative", config.confirm_negative);
+}
 
+/// The actions and replies: NAME and NAME-reply for every rule option.
+void apply_rules(const Reader& reader, Config& config) {
   for (const auto& option : rule_options) {
     const std::string key = option.name;
     auto& rule = option.rule(config.policy);
@@ -314,75 +341,67 @@ void apply(const Reader& reader, Config& config) {
           key));
     }
   }
+}
+
+void apply_decision_stage(const Reader& reader, Config& config) {
+  if (!reader.has("decision-stage")) return;
+  const auto v = reader.text("decision-stage");
+  if (v == "connect")
+    config.decision_stage = Stage::connect;
+  else if (v == "helo")
+    config.decision_stage = Stage::helo;
+  else if (v == "mail")
+    config.decision_stage = Stage::mail;
+  else if (v == "rcpt")
+    config.decision_stage = Stage::rcpt;
+  else
+    reader.fail("decision-stage", v, "expected connect, helo, mail or rcpt");
+}
+
+/// The exemption lists: trusted-networks, exempt-recipients and the two allow files.
+void apply_exemptions(const Reader& reader, Config& config) {
+  auto& exemptions = config.policy.exemptions;
+  if (reader.has("trusted-networks")) {
+    exemptions.trusted_networks.clear();
+    for (const auto& item : split_list(reader.text("trusted-networks"))) {
+      const auto network = dns::Network::parse(item);
+      if (!network) {
+        reader.fail("trusted-networks", item, "expected an address or CIDR such as 192.0.2.0/24");
+      }
+      exemptions.trusted_networks.push_back(*network);
+    }
+  }
+  if (reader.has("exempt-recipients")) {
+    exemptions.recipients.clear();
+    for (const auto& item : split_list(reader.text("exempt-recipients"))) {
+      exemptions.recipients.push_back(ascii_lower(item));
+    }
+  }
+  if (reader.has("allow-address-file")) {
+    config.allow_address_file = reader.text("allow-address-file");
+    exemptions.allow_addresses =
+        read_list_file(reader, "allow-address-file", "address or CIDR",
+                       [](const std::string& line) { return dns::Network::parse(line); });
+  }
+  if (reader.has("allow-domain-file")) {
+    config.allow_domain_file = reader.text("allow-domain-file");
+    exemptions.allow_domains =
+        read_list_file(reader, "allow-domain-file", "domain", parse_allow_domain);
+  }
+}
+
+/// The rest of the policy group: our names, the decision stage, dry-run, the exemptions and
+/// the authserv-id.
+void apply_policy(const Reader& reader, Config& config) {
   if (reader.has("helo-own-names")) {
     config.helo_own_names.clear();
     for (const auto& item : split_list(reader.text("helo-own-names"))) {
       config.helo_own_names.push_back(dns::normalize_name(item));
     }
   }
-
-  if (reader.has("decision-stage")) {
-    const auto v = reader.text("decision-stage");
-    if (v == "connect")
-      config.decision_stage = Stage::connect;
-    else if (v == "helo")
-      config.decision_stage = Stage::helo;
-    else if (v == "mail")
-      config.decision_stage = Stage::mail;
-    else if (v == "rcpt")
-      config.decision_stage = Stage::rcpt;
-    else
-      reader.fail("decision-stage", v, "expected connect, helo, mail or rcpt");
-  }
+  apply_decision_stage(reader, config);
   reader.boolean("dry-run", config.policy.dry_run);
-
-  if (reader.has("trusted-networks")) {
-    config.policy.exemptions.trusted_networks.clear();
-    for (const auto& item : split_list(reader.text("trusted-networks"))) {
-      const auto network = dns::Network::parse(item);
-      if (!network) {
-        reader.fail("trusted-networks", item, "expected an address or CIDR such as 192.0.2.0/24");
-      }
-      config.policy.exemptions.trusted_networks.push_back(*network);
-    }
-  }
-  if (reader.has("exempt-recipients")) {
-    config.policy.exemptions.recipients.clear();
-    for (auto item : split_list(reader.text("exempt-recipients"))) {
-      std::transform(item.begin(), item.end(), item.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      config.policy.exemptions.recipients.push_back(std::move(item));
-    }
-  }
-  if (reader.has("allow-address-file")) {
-    config.allow_address_file = reader.text("allow-address-file");
-    std::size_t number = 0;
-    for (const auto& line : read_lines(reader, "allow-address-file", config.allow_address_file)) {
-      ++number;
-      if (line.empty()) continue;
-      const auto network = dns::Network::parse(line);
-      if (!network) {
-        throw ConfigError(fmt::format("{}:{}: invalid address or CIDR '{}'",
-                                      config.allow_address_file, number, line));
-      }
-      config.policy.exemptions.allow_addresses.push_back(*network);
-    }
-  }
-  if (reader.has("allow-domain-file")) {
-    config.allow_domain_file = reader.text("allow-domain-file");
-    std::size_t number = 0;
-    for (const auto& line : read_lines(reader, "allow-domain-file", config.allow_domain_file)) {
-      ++number;
-      if (line.empty()) continue;
-      const auto domain = dns::normalize_name(line.front() == '.' ? line.substr(1) : line);
-      const bool ok = !domain.empty() && domain.find_first_of(" \t@/") == std::string::npos;
-      if (!ok) {
-        throw ConfigError(
-            fmt::format("{}:{}: invalid domain '{}'", config.allow_domain_file, number, line));
-      }
-      config.policy.exemptions.allow_domains.push_back(domain);
-    }
-  }
+  apply_exemptions(reader, config);
   if (reader.has("authserv-id")) {
     const auto v = reader.text("authserv-id");
     const bool ok = !v.empty() && std::all_of(v.begin(), v.end(), [](unsigned char c) {
@@ -391,113 +410,78 @@ void apply(const Reader& reader, Config& config) {
     if (!ok) reader.fail("authserv-id", v, "expected a host name such as mx.example.org");
     config.authserv_id = v;
   }
-
-  // Confirm before reject: re-check a negative answer when it could lead to a reject.
-  config.iprev.confirm_no_ptr =
-      config.confirm_negative && config.policy.iprev.no_ptr.action == policy::Action::reject;
-  config.iprev.confirm_no_forward_match =
-      config.confirm_negative &&
-      config.policy.iprev.no_forward_match.action == policy::Action::reject;
 }
 
-Config defaults() {
-  Config config;
-  config.policy.exemptions.trusted_networks = {*dns::Network::parse("127.0.0.0/8"),
-                                               *dns::Network::parse("::1/128")};
-  config.policy.exemptions.recipients = {"postmaster", "abuse"};
-  return config;
+/// Every option group, in the order their errors are reported.
+void apply(const Reader& reader, Config& config) {
+  apply_general(reader, config);
+  apply_resolver(reader, config);
+  apply_rules(reader, config);
+  apply_policy(reader, config);
 }
 
-}  // namespace
+std::string help_text(const po::options_description& options) {
+  std::ostringstream out;
+  out << "Usage: rdns-milter [--config FILE] [--socket SPEC] [--foreground] [OPTION...]\n"
+         "       rdns-milter --check IP [--json] [OPTION...]\n"
+         "Every option may also be set in the config file as 'name = value'.\n"
+      << options;
+  return out.str();
+}
 
-std::string_view to_string(Stage stage) {
-  switch (stage) {
-    case Stage::connect: return "connect";
-    case Stage::helo: return "helo";
-    case Stage::mail: return "mail";
-    case Stage::rcpt: return "rcpt";
+/// The config file to read: --config, else the default one when it exists, else none.
+std::string config_file_to_read(const po::variables_map& vm) {
+  if (vm.count("config") > 0) return vm["config"].as<std::string>();
+  const std::ifstream probe(default_config_file);
+  return probe ? default_config_file : std::string();
+}
+
+/// What reading the config file found.
+struct FileSettings {
+  std::set<std::string> from_file;  ///< the options whose value comes from the file
+  bool any = false;                 ///< the file sets at least one option
+};
+
+/// Reads `file` into `vm` under the values already there (the command line wins).
+FileSettings read_config_file(const std::string& file, bool explicit_file,
+                              const po::options_description& options, po::variables_map& vm) {
+  std::ifstream in(file);
+  std::error_code ec;
+  if (!in || !std::filesystem::is_regular_file(file, ec)) {
+    throw ConfigError(fmt::format("{}: cannot read the configuration file{}", file,
+                                  explicit_file ? " given with --config" : ""));
   }
-  return "?";
-}
-
-Invocation parse_arguments(const std::vector<std::string>& args) {
-  const auto options = all_options();
-  Invocation invocation;
-  invocation.args = args;
-  po::variables_map vm;
+  FileSettings settings;
   try {
-    po::store(po::command_line_parser(args).options(options).run(), vm);
+    auto parsed = po::parse_config_file(in, options, true);
+    settings.any = !parsed.options.empty();
+    for (const auto& option : parsed.options) {
+      if (option.unregistered) {
+        throw ConfigError(fmt::format(
+            "{}: unknown option '{}' (value '{}'); see rdns-milter --help for the options", file,
+            option.string_key, option.value.empty() ? std::string() : option.value.front()));
+      }
+      if (option.string_key == "config" || option.string_key == "check" ||
+          option.string_key == "help" || option.string_key == "version") {
+        throw ConfigError(
+            fmt::format("{}: option '{}' belongs on the command line", file, option.string_key));
+      }
+      if (vm.count(option.string_key) == 0) settings.from_file.insert(option.string_key);
+    }
+    // The command line wins; for the repeatable forwarder that means replacing, not adding.
+    if (vm.count("forwarder") > 0) {
+      std::erase_if(parsed.options,
+                    [](const po::option& option) { return option.string_key == "forwarder"; });
+    }
+    po::store(parsed, vm);
   } catch (const po::error& e) {
-    throw ConfigError(fmt::format("command line: {}", e.what()));
+    throw ConfigError(fmt::format("{}: {}", file, e.what()));
   }
-  if (vm.count("help") > 0) {
-    std::ostringstream out;
-    out << "Usage: rdns-milter [--config FILE] [--socket SPEC] [--foreground] [OPTION...]\n"
-           "       rdns-milter --check IP [--json] [OPTION...]\n"
-           "Every option may also be set in the config file as 'name = value'.\n"
-        << describe_options();
-    invocation.mode = Invocation::Mode::help;
-    invocation.help_text = out.str();
-    return invocation;
-  }
-  if (vm.count("version") > 0) {
-    invocation.mode = Invocation::Mode::version;
-    return invocation;
-  }
+  return settings;
+}
 
-  std::string file;
-  bool explicit_file = false;
-  if (vm.count("config") > 0) {
-    file = vm["config"].as<std::string>();
-    explicit_file = true;
-  } else {
-    std::ifstream probe(default_config_file);
-    if (probe) file = default_config_file;
-  }
-  std::set<std::string> from_file;
-  if (!file.empty()) {
-    std::ifstream in(file);
-    std::error_code ec;
-    if (!in || !std::filesystem::is_regular_file(file, ec)) {
-      throw ConfigError(fmt::format("{}: cannot read the configuration file{}", file,
-                                    explicit_file ? " given with --config" : ""));
-    }
-    try {
-      auto parsed = po::parse_config_file(in, options, true);
-      for (const auto& option : parsed.options) {
-        if (option.unregistered) {
-          throw ConfigError(fmt::format(
-              "{}: unknown option '{}' (value '{}'); see rdns-milter --help for the options", file,
-              option.string_key, option.value.empty() ? std::string() : option.value.front()));
-        }
-        if (option.string_key == "config" || option.string_key == "check" ||
-            option.string_key == "help" || option.string_key == "version") {
-          throw ConfigError(
-              fmt::format("{}: option '{}' belongs on the command line", file, option.string_key));
-        }
-        if (vm.count(option.string_key) == 0) from_file.insert(option.string_key);
-      }
-      // The command line wins; for the repeatable forwarder that means replacing, not adding.
-      if (vm.count("forwarder") > 0) {
-        std::erase_if(parsed.options,
-                      [](const po::option& option) { return option.string_key == "forwarder"; });
-      }
-      po::store(parsed, vm);
-    } catch (const po::error& e) {
-      throw ConfigError(fmt::format("{}: {}", file, e.what()));
-    }
-  }
-  po::notify(vm);
-
-  Config config = defaults();
-  config.config_file = file;
-  const Reader reader(vm, from_file, file);
-  apply(reader, config);
-  if (vm.count("forwarder") > 0) {
-    config.resolver.forwarders = vm["forwarder"].as<std::vector<std::string>>();
-  }
-  invocation.config = std::move(config);
-
+/// The --check mode and its companions --helo, --mail-from and --json.
+void read_check_options(const po::variables_map& vm, const Reader& reader, Invocation& invocation) {
   if (vm.count("check") > 0) {
     invocation.mode = Invocation::Mode::check;
     invocation.check_ip = vm["check"].as<std::string>();
@@ -512,6 +496,84 @@ Invocation parse_arguments(const std::vector<std::string>& args) {
     invocation.check_mail_from = vm["mail-from"].as<std::string>();
   }
   invocation.json = vm.count("json") > 0;
+}
+
+}  // namespace
+
+std::string_view to_string(Stage stage) {
+  switch (stage) {
+    case Stage::connect: return "connect";
+    case Stage::helo: return "helo";
+    case Stage::mail: return "mail";
+    case Stage::rcpt: return "rcpt";
+  }
+  return "?";
+}
+
+Config defaults() {
+  Config config;
+  config.policy.exemptions.trusted_networks = {*dns::Network::parse("127.0.0.0/8"),
+                                               *dns::Network::parse("::1/128")};
+  config.policy.exemptions.recipients = {"postmaster", "abuse"};
+  return config;
+}
+
+checks::IprevOptions iprev_options(const Config& config) {
+  // Confirm before reject: re-check a negative answer only when it could lead to a reject.
+  checks::IprevOptions options;
+  options.confirm_no_ptr =
+      config.confirm_negative && config.policy.iprev.no_ptr.action == policy::Action::reject;
+  options.confirm_no_forward_match =
+      config.confirm_negative &&
+      config.policy.iprev.no_forward_match.action == policy::Action::reject;
+  return options;
+}
+
+Invocation parse_arguments(const std::vector<std::string>& args, Purpose purpose) {
+  const auto options = all_options();
+  Invocation invocation;
+  invocation.args = args;
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(options).run(), vm);
+  } catch (const po::error& e) {
+    throw ConfigError(fmt::format("command line: {}", e.what()));
+  }
+  if (vm.count("help") > 0) {
+    invocation.mode = Invocation::Mode::help;
+    invocation.help_text = help_text(describe_options());
+    return invocation;
+  }
+  if (vm.count("version") > 0) {
+    invocation.mode = Invocation::Mode::version;
+    return invocation;
+  }
+
+  const std::string file = config_file_to_read(vm);
+  FileSettings settings;
+  if (!file.empty()) {
+    settings = read_config_file(file, vm.count("config") > 0, options, vm);
+    if (!settings.any && purpose == Purpose::reload) {
+      throw ConfigError(fmt::format("{} has no settings (empty or still being written)", file));
+    }
+  }
+  po::notify(vm);
+
+  Config config = defaults();
+  config.config_file = file;
+  if (!file.empty() && !settings.any) {
+    config.warnings.push_back(fmt::format(
+        "{} has no settings (empty or only comments): only the built-in defaults and the "
+        "command line apply",
+        file));
+  }
+  const Reader reader(vm, settings.from_file, file);
+  apply(reader, config);
+  if (vm.count("forwarder") > 0) {
+    config.resolver.forwarders = vm["forwarder"].as<std::vector<std::string>>();
+  }
+  invocation.config = std::move(config);
+  read_check_options(vm, reader, invocation);
   return invocation;
 }
 

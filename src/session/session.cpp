@@ -107,7 +107,7 @@ Response Session::connect(std::string_view hostname, std::optional<dns::IpAddres
     auto promise = std::make_shared<std::promise<checks::Iprev>>();
     iprev_ = promise->get_future().share();
     // The lookups overlap the SMTP dialogue; the verdict waits for them only when needed.
-    checks::start_iprev(*runtime_.resolver, *client_, config.iprev,
+    checks::start_iprev(*runtime_.resolver, *client_, config::iprev_options(config),
                         [promise](checks::Iprev result) { promise->set_value(std::move(result)); });
   }
   if (config.decision_stage == config::Stage::connect) {

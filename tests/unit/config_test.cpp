@@ -116,8 +116,24 @@ TEST(ConfigTest, DefaultsWithNoArguments) {
   EXPECT_TRUE(c.policy.exemptions.allow_addresses.empty());
   EXPECT_TRUE(c.policy.exemptions.allow_domains.empty());
   EXPECT_TRUE(c.warnings.empty());
-  EXPECT_TRUE(c.iprev.confirm_no_ptr) << "no-ptr rejects by default, so it is confirmed first";
-  EXPECT_EQ(c.iprev.max_names, checks::IprevOptions{}.max_names);
+  EXPECT_TRUE(iprev_options(c).confirm_no_ptr)
+      << "no-ptr rejects by default, so it is confirmed first";
+  EXPECT_FALSE(iprev_options(c).confirm_no_forward_match) << "no-forward-match only tags";
+  EXPECT_EQ(iprev_options(c).max_names, checks::IprevOptions{}.max_names);
+  EXPECT_TRUE(c == defaults()) << "parse_arguments starts from defaults()";
+}
+
+TEST(ConfigTest, DefaultsAreTheDocumentedOnes) {
+  const Config c = defaults();
+  EXPECT_THAT(c.policy.exemptions.trusted_networks,
+              ElementsAre(*dns::Network::parse("127.0.0.0/8"), *dns::Network::parse("::1/128")));
+  EXPECT_THAT(c.policy.exemptions.recipients, ElementsAre("postmaster", "abuse"));
+  EXPECT_EQ(c.socket, "inet:8894@127.0.0.1");
+  EXPECT_EQ(c.decision_stage, Stage::rcpt);
+  EXPECT_TRUE(c.confirm_negative);
+  EXPECT_FALSE(c.policy.dry_run);
+  EXPECT_EQ(c.config_file, "");
+  EXPECT_TRUE(c.warnings.empty());
 }
 
 TEST(ConfigTest, DefaultExemptionsAreSafe) {
@@ -274,6 +290,18 @@ TEST(ConfigTest, ExemptRecipients) {
               ElementsAre("postmaster", "abuse@example.org"));
 }
 
+TEST(ConfigTest, ExemptRecipientsAreLowerCased) {
+  const auto inv = parse({"--exempt-recipients", "PostMaster ABUSE@Example.ORG"});
+  EXPECT_THAT(inv.config.policy.exemptions.recipients,
+              ElementsAre("postmaster", "abuse@example.org"));
+}
+
+TEST(ConfigTest, YesAndNoInAnyCase) {
+  EXPECT_TRUE(parse({"--dry-run", "YES"}).config.policy.dry_run);
+  EXPECT_TRUE(parse({"--dry-run", "On"}).config.policy.dry_run);
+  EXPECT_FALSE(parse({"--confirm-negative", "FALSE"}).config.confirm_negative);
+}
+
 TEST(ConfigTest, AllowAddressFile) {
   const TempFile file("192.0.2.7\n2001:db8::/64\n");
   const auto inv = parse({"--allow-address-file", file.path()});
@@ -297,6 +325,28 @@ TEST(ConfigTest, BadLineInAllowAddressFileNamesTheFile) {
   EXPECT_THAT(message, HasSubstr("not-an-address"));
 }
 
+TEST(ConfigTest, AllowFilesSkipCommentsBlankLinesAndALeadingDot) {
+  const TempFile addresses("# our partners\n\n  192.0.2.7  # mx1\r\n\t\n2001:db8::/64\n");
+  const TempFile domains("# partners\n.Example.COM\n\n  example.net # with a comment\n");
+  const auto inv =
+      parse({"--allow-address-file", addresses.path(), "--allow-domain-file", domains.path()});
+  EXPECT_THAT(inv.config.policy.exemptions.allow_addresses,
+              ElementsAre(net("192.0.2.7"), net("2001:db8::/64")));
+  EXPECT_THAT(inv.config.policy.exemptions.allow_domains,
+              ElementsAre("example.com", "example.net"));
+}
+
+TEST(ConfigTest, BadLinesInAllowFilesNameFileLineAndValue) {
+  const TempFile addresses("192.0.2.7\n\n# comment\n192.0.2.0/33\n");
+  const auto address_message = error_of({"--allow-address-file", addresses.path()});
+  EXPECT_THAT(address_message, HasSubstr(addresses.path() + ":4: invalid address or CIDR"));
+  EXPECT_THAT(address_message, HasSubstr("192.0.2.0/33"));
+  const TempFile domains("example.com\nuser@example.org\n");
+  const auto domain_message = error_of({"--allow-domain-file", domains.path()});
+  EXPECT_THAT(domain_message, HasSubstr(domains.path() + ":2: invalid domain"));
+  EXPECT_THAT(domain_message, HasSubstr("user@example.org"));
+}
+
 TEST(ConfigTest, MissingAllowFilesAreNamed) {
   const std::string missing =
       (std::filesystem::temp_directory_path() / "rdns-no-such-dir" / "allow.txt").string();
@@ -309,17 +359,36 @@ TEST(ConfigTest, MissingAllowFilesAreNamed) {
 TEST(ConfigTest, ConfirmNegative) {
   const auto off = parse({"--confirm-negative", "no"});
   EXPECT_FALSE(off.config.confirm_negative);
-  EXPECT_FALSE(off.config.iprev.confirm_no_ptr);
-  EXPECT_FALSE(off.config.iprev.confirm_no_forward_match);
+  EXPECT_FALSE(iprev_options(off.config).confirm_no_ptr);
+  EXPECT_FALSE(iprev_options(off.config).confirm_no_forward_match);
   const auto on = parse({"--confirm-negative", "yes"});
   EXPECT_TRUE(on.config.confirm_negative);
-  EXPECT_TRUE(on.config.iprev.confirm_no_ptr);
+  EXPECT_TRUE(iprev_options(on.config).confirm_no_ptr);
 }
 
 TEST(ConfigTest, RejectingNoForwardMatchTurnsOnItsConfirmation) {
-  EXPECT_TRUE(parse({"--iprev-no-forward-match", "reject"}).config.iprev.confirm_no_forward_match);
-  EXPECT_FALSE(parse({"--iprev-no-forward-match", "reject", "--confirm-negative", "no"})
-                   .config.iprev.confirm_no_forward_match);
+  EXPECT_TRUE(
+      iprev_options(parse({"--iprev-no-forward-match", "reject"}).config).confirm_no_forward_match);
+  EXPECT_FALSE(iprev_options(
+                   parse({"--iprev-no-forward-match", "reject", "--confirm-negative", "no"}).config)
+                   .confirm_no_forward_match);
+}
+
+TEST(ConfigTest, NoPtrThatDoesNotRejectIsNotConfirmed) {
+  for (const char* action : {"tempfail", "tag", "ignore"}) {
+    EXPECT_FALSE(iprev_options(parse({"--iprev-no-ptr", action}).config).confirm_no_ptr) << action;
+  }
+}
+
+TEST(ConfigTest, IprevOptionsFollowAConfigChangedInPlace) {
+  // Derived, not stored: a Config edited after parsing (as tests do) gets matching options.
+  Config c = defaults();
+  c.policy.iprev.no_ptr.action = Action::tag;
+  c.policy.iprev.no_forward_match.action = Action::reject;
+  EXPECT_FALSE(iprev_options(c).confirm_no_ptr);
+  EXPECT_TRUE(iprev_options(c).confirm_no_forward_match);
+  c.confirm_negative = false;
+  EXPECT_FALSE(iprev_options(c).confirm_no_forward_match);
 }
 
 TEST(ConfigTest, BadConfirmNegativeNamesOptionAndValue) {
@@ -495,6 +564,89 @@ TEST(ConfigFileTest, ArgumentsAreKeptForReloading) {
   const auto reloaded = parse_arguments(first.args);
   EXPECT_EQ(reloaded.config.policy.iprev.no_ptr.action, Action::tempfail);
   EXPECT_EQ(reloaded.config.policy.iprev.permerror.action, Action::accept);
+}
+
+// ---- a config file without settings (issue 10: a reload caught the file mid-write) ----------
+
+/// `config` equals defaults() but for the file name and the warnings.
+void expect_defaults_from(const Config& config, const std::string& file) {
+  Config expected = defaults();
+  expected.config_file = file;
+  expected.warnings = config.warnings;
+  EXPECT_TRUE(config == expected) << "only the built-in defaults apply";
+}
+
+TEST(ConfigFileTest, EmptyFileAtStartMeansDefaultsWithAWarning) {
+  const TempFile file("");
+  const auto inv = parse({"--config", file.path()});
+  expect_defaults_from(inv.config, file.path());
+  ASSERT_EQ(inv.config.warnings.size(), 1U);
+  EXPECT_THAT(inv.config.warnings[0], HasSubstr(file.path() + " has no settings"));
+  EXPECT_THAT(inv.config.warnings[0], HasSubstr("built-in defaults"));
+}
+
+TEST(ConfigFileTest, CommentsOnlyFileAtStartMeansDefaultsWithAWarning) {
+  const TempFile file("# rdns-milter configuration\n\n   \n\t# everything commented out\n");
+  const auto inv = parse_arguments({"--config", file.path()}, Purpose::start);
+  expect_defaults_from(inv.config, file.path());
+  ASSERT_EQ(inv.config.warnings.size(), 1U);
+  EXPECT_THAT(inv.config.warnings[0], HasSubstr(file.path() + " has no settings"));
+}
+
+TEST(ConfigFileTest, EmptyFileAtStartStillTakesTheCommandLine) {
+  const TempFile file("");
+  const auto inv = parse({"--config", file.path(), "--dry-run", "yes"});
+  EXPECT_TRUE(inv.config.policy.dry_run);
+  EXPECT_EQ(inv.config.warnings.size(), 1U);
+}
+
+TEST(ConfigFileTest, FileWithSettingsHasNoEmptyFileWarning) {
+  const TempFile file("# only the default value\ndry-run = no\n");
+  EXPECT_TRUE(parse({"--config", file.path()}).config.warnings.empty());
+}
+
+/// The ConfigError message of parsing `args` for a reload; a test failure if it does not throw.
+std::string reload_error_of(const std::vector<std::string>& args) {
+  try {
+    (void)parse_arguments(args, Purpose::reload);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "the reload was not refused";
+  return {};
+}
+
+TEST(ConfigFileTest, EmptyFileAtReloadIsRefused) {
+  const TempFile file("");
+  EXPECT_EQ(reload_error_of({"--config", file.path()}),
+            file.path() + " has no settings (empty or still being written)");
+}
+
+TEST(ConfigFileTest, CommentsOnlyFileAtReloadIsRefused) {
+  const TempFile file("# rdns-milter configuration\n\n");
+  EXPECT_EQ(reload_error_of({"--config", file.path()}),
+            file.path() + " has no settings (empty or still being written)");
+}
+
+TEST(ConfigFileTest, EmptyFileAtReloadIsRefusedWhateverTheCommandLine) {
+  const TempFile file("");
+  EXPECT_THAT(reload_error_of({"--config", file.path(), "--dry-run", "yes"}),
+              HasSubstr("has no settings"));
+}
+
+TEST(ConfigFileTest, FileWithSettingsIsAcceptedAtReload) {
+  TempFile file("dry-run = yes\niprev-no-ptr = tag\n");
+  const std::vector<std::string> args = {"--config", file.path()};
+  const auto reloaded = parse_arguments(args, Purpose::reload);
+  EXPECT_TRUE(reloaded.config.policy.dry_run);
+  EXPECT_EQ(reloaded.config.policy.iprev.no_ptr.action, Action::tag);
+  EXPECT_TRUE(reloaded.config.warnings.empty());
+
+  // Truncated, then written again: refused while empty, accepted once it has settings.
+  std::ofstream(file.path(), std::ios::trunc).close();
+  EXPECT_THAT(reload_error_of(args), HasSubstr("has no settings"));
+  std::ofstream(file.path()) << "dry-run = no\n";
+  EXPECT_FALSE(parse_arguments(args, Purpose::reload).config.policy.dry_run);
 }
 
 TEST(ConfigTest, ParseCommandLineDropsArgv0) {

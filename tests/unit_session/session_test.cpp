@@ -32,9 +32,6 @@ class SessionTest : public ::testing::Test {
     resolver_->add(a_answer("good.test", {"192.0.2.7"}));
     resolver_->add(failure_answer("1.100.51.198.in-addr.arpa", RrType::ptr, Outcome::servfail));
     config_.authserv_id = "mx.test";
-    config_.policy.exemptions.trusted_networks = {*dns::Network::parse("127.0.0.0/8")};
-    config_.policy.exemptions.recipients = {"postmaster", "abuse"};
-    config_.iprev.confirm_no_ptr = true;
   }
 
   std::unique_ptr<Session> make() {
@@ -54,7 +51,7 @@ class SessionTest : public ::testing::Test {
   }
 
   std::shared_ptr<FakeResolver> resolver_;
-  config::Config config_;
+  config::Config config_ = config::defaults();  ///< trusts 127.0.0.0/8, confirms no-ptr
   std::mutex log_mutex_;
   std::vector<std::pair<int, std::string>> log_;
 };

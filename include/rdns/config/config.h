@@ -1,6 +1,7 @@
 #pragma once
 /// Configuration: command line and config file, same option names (Boost.Program_options).
 
+#include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -8,7 +9,7 @@
 
 #include "rdns/checks/iprev.h"
 #include "rdns/dns/ip_address.h"
-#include "rdns/dns/unbound_resolver.h"
+#include "rdns/dns/resolver_config.h"
 #include "rdns/policy/policy.h"
 
 namespace rdns::config {
@@ -26,25 +27,32 @@ enum class Stage : std::uint8_t { connect, helo, mail, rcpt };
 
 /// Everything the daemon and the CLI run on. Immutable once built; shared as
 /// shared_ptr<const Config> so a reload can swap it for new connections. parse_arguments()
-/// starts from the documented defaults (trusted-networks 127.0.0.0/8 and ::1/128,
-/// exempt-recipients postmaster and abuse); a default-constructed Config has empty lists.
-/// Negative answers are re-checked (iprev.confirm_*) only when confirm-negative is on and the
-/// result they would give is configured to reject.
+/// starts from defaults() (trusted-networks 127.0.0.0/8 and ::1/128, exempt-recipients
+/// postmaster and abuse); a default-constructed Config has empty lists.
 struct Config {
   std::string config_file;  ///< the file read, empty if none
   std::string socket = "inet:8894@127.0.0.1";
   bool foreground = false;
   dns::ResolverConfig resolver;
-  bool confirm_negative = true;
-  checks::IprevOptions iprev;  ///< confirm flags derived from confirm-negative + policy
-  policy::Policy policy;       ///< actions, replies, dry-run and the exemption lists
+  bool confirm_negative = true;  ///< see iprev_options()
+  policy::Policy policy;         ///< actions, replies, dry-run and the exemption lists
   Stage decision_stage = Stage::rcpt;
   std::string allow_address_file;
   std::string allow_domain_file;
   std::vector<std::string> helo_own_names;  ///< besides the j macro, lower-case
   std::string authserv_id;                  ///< empty: the MTA's j macro, else the host name
   std::vector<std::string> warnings;        ///< accepted, but worth a log line at start
+
+  bool operator==(const Config&) const = default;
 };
+
+/// The documented default configuration, the one parse_arguments() starts from.
+[[nodiscard]] Config defaults();
+
+/// How the iprev check runs under `config`: a negative answer is re-checked without the
+/// negative cache (confirm_*) only when confirm-negative is on and the result it would give
+/// is configured to reject.
+[[nodiscard]] checks::IprevOptions iprev_options(const Config& config);
 
 /// What the command line asked for.
 struct Invocation {
@@ -62,9 +70,16 @@ struct Invocation {
 /// The default configuration file; read when it exists and --config is not given.
 inline constexpr const char* default_config_file = "/etc/rdns-milter/rdns-milter.conf";
 
+/// Why the arguments are parsed: at start an empty config file (or one with only comments and
+/// blank lines) means the built-in defaults, with a warning; at reload it is refused, since a
+/// file caught mid-write by an editor or a config-management tool looks just like that.
+enum class Purpose : std::uint8_t { start, reload };
+
 /// Parses the arguments (without argv[0]) and the config file they name (or the default one
-/// when it exists). Throws ConfigError for unknown options, bad values and unreadable files.
-[[nodiscard]] Invocation parse_arguments(const std::vector<std::string>& args);
+/// when it exists). Throws ConfigError for unknown options, bad values and unreadable files,
+/// and for a config file without any setting when `purpose` is reload.
+[[nodiscard]] Invocation parse_arguments(const std::vector<std::string>& args,
+                                         Purpose purpose = Purpose::start);
 
 /// Same, from main()'s argc/argv.
 [[nodiscard]] Invocation parse_command_line(int argc, const char* const argv[]);
