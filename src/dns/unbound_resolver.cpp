@@ -1,6 +1,5 @@
 #include "rdns/dns/unbound_resolver.h"
 
-#include <ldns/ldns.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unbound.h>
@@ -18,6 +17,9 @@
 
 #include <fmt/format.h>
 
+#include "rdns/dns/packet.h"
+#include "rdns/dns/unique_fd.h"
+
 namespace rdns::dns {
 namespace {
 
@@ -32,10 +34,6 @@ struct UbResultDeleter {
   void operator()(ub_result* result) const { ub_resolve_free(result); }
 };
 using UbResultPtr = std::unique_ptr<ub_result, UbResultDeleter>;
-
-struct LdnsPktDeleter {
-  void operator()(ldns_pkt* pkt) const { ldns_pkt_free(pkt); }
-};
 
 /// Most confirmations (fresh contexts) alive at once; past that, negatives stay unconfirmed.
 constexpr std::size_t max_confirmations = 32;
@@ -81,139 +79,6 @@ UbCtxPtr make_context(const ResolverConfig& config) {
   return ctx;
 }
 
-/// A domain name from wire format, lower-case, no trailing dot; '/' and other printable
-/// characters kept as they are (RFC 2317 names), dots inside labels and non-printables escaped.
-std::string dname_to_string(const ldns_rdf* rdf) {
-  const auto* data = ldns_rdf_data(rdf);
-  const auto size = ldns_rdf_size(rdf);
-  std::string name;
-  std::size_t pos = 0;
-  while (pos < size && data[pos] != 0) {
-    const std::size_t length = data[pos++];
-    if (pos + length > size) {
-      break;
-    }
-    if (!name.empty()) {
-      name += '.';
-    }
-    for (std::size_t i = 0; i < length; ++i) {
-      const auto c = static_cast<unsigned char>(data[pos + i]);
-      if (c == '.' || c == '\\') {
-        name += '\\';
-        name += static_cast<char>(c);
-      } else if (c <= 0x20 || c >= 0x7f) {
-        name += fmt::format("\\{:03d}", c);
-      } else {
-        name += static_cast<char>(c);
-      }
-    }
-    pos += length;
-  }
-  return name.empty() ? "." : normalize_name(name);
-}
-
-std::string rdf_name(const ldns_rr* rr, std::size_t index) {
-  const auto* rdf = ldns_rr_rdf(rr, index);
-  return rdf != nullptr ? dname_to_string(rdf) : std::string();
-}
-
-/// Fills records, CNAME chain and TTL of `answer` from the wire-format reply.
-void parse_packet(const ub_result& result, Answer& answer) {
-  if (result.answer_packet == nullptr || result.answer_len <= 0) {
-    return;
-  }
-  ldns_pkt* raw = nullptr;
-  if (ldns_wire2pkt(&raw, static_cast<const std::uint8_t*>(result.answer_packet),
-                    static_cast<std::size_t>(result.answer_len)) != LDNS_STATUS_OK) {
-    answer.error = "unparsable answer packet";
-    return;
-  }
-  const std::unique_ptr<ldns_pkt, LdnsPktDeleter> pkt(raw);
-  const auto* section = ldns_pkt_answer(pkt.get());
-  const std::size_t count = section != nullptr ? ldns_rr_list_rr_count(section) : 0;
-
-  // Follow the CNAME chain from the name asked (bounded: CNAME loops end here too).
-  std::string current = answer.name;
-  for (int hop = 0; hop < 16; ++hop) {
-    bool followed = false;
-    for (std::size_t i = 0; i < count; ++i) {
-      const auto* rr = ldns_rr_list_rr(section, i);
-      if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_CNAME &&
-          dname_to_string(ldns_rr_owner(rr)) == current) {
-        current = rdf_name(rr, 0);
-        answer.cname_chain.push_back(current);
-        followed = true;
-        break;
-      }
-    }
-    if (!followed || answer.type == RrType::cname) {
-      break;
-    }
-  }
-
-  std::uint32_t ttl = std::numeric_limits<std::uint32_t>::max();
-  for (std::size_t i = 0; i < count; ++i) {
-    const auto* rr = ldns_rr_list_rr(section, i);
-    if (static_cast<std::uint16_t>(ldns_rr_get_type(rr)) !=
-            static_cast<std::uint16_t>(answer.type) ||
-        dname_to_string(ldns_rr_owner(rr)) != current) {
-      continue;
-    }
-    ttl = std::min(ttl, ldns_rr_ttl(rr));
-    switch (answer.type) {
-      case RrType::a:
-      case RrType::aaaa: {
-        const auto* rdf = ldns_rr_rdf(rr, 0);
-        const auto family =
-            answer.type == RrType::a ? IpAddress::Family::v4 : IpAddress::Family::v6;
-        const std::size_t want = answer.type == RrType::a ? 4 : 16;
-        if (rdf != nullptr && ldns_rdf_size(rdf) == want) {
-          answer.addresses.push_back(IpAddress::from_bytes(family, ldns_rdf_data(rdf)));
-        }
-        break;
-      }
-      case RrType::ptr:
-      case RrType::ns:
-      case RrType::cname: answer.names.push_back(rdf_name(rr, 0)); break;
-      case RrType::mx: {
-        const auto* pref = ldns_rr_rdf(rr, 0);
-        if (pref != nullptr && ldns_rdf_size(pref) == 2) {
-          answer.mx.push_back({ldns_rdf2native_int16(pref), rdf_name(rr, 1)});
-        }
-        break;
-      }
-      case RrType::txt:
-      case RrType::spf: {
-        std::string text;
-        for (std::size_t r = 0; r < ldns_rr_rd_count(rr); ++r) {
-          const auto* rdf = ldns_rr_rdf(rr, r);
-          const auto* data = ldns_rdf_data(rdf);
-          const auto size = ldns_rdf_size(rdf);
-          if (size >= 1) {
-            text.append(reinterpret_cast<const char*>(data + 1),
-                        std::min<std::size_t>(data[0], size - 1));
-          }
-        }
-        answer.texts.push_back(std::move(text));
-        break;
-      }
-      case RrType::soa: answer.names.push_back(rdf_name(rr, 0)); break;
-    }
-  }
-  if (ttl != std::numeric_limits<std::uint32_t>::max()) {
-    answer.ttl = ttl;
-    return;
-  }
-  // Negative answer: its TTL is min(SOA TTL, SOA MINIMUM) (RFC 2308 §5).
-  const auto* authority = ldns_pkt_authority(pkt.get());
-  for (std::size_t i = 0; authority != nullptr && i < ldns_rr_list_rr_count(authority); ++i) {
-    const auto* rr = ldns_rr_list_rr(authority, i);
-    if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA && ldns_rr_rd_count(rr) >= 7) {
-      answer.ttl = std::min(ldns_rr_ttl(rr), ldns_rdf2native_int32(ldns_rr_rdf(rr, 6)));
-    }
-  }
-}
-
 Answer failure(const std::string& name, RrType type, Outcome outcome, std::string error) {
   Answer answer;
   answer.name = name;
@@ -223,37 +88,30 @@ Answer failure(const std::string& name, RrType type, Outcome outcome, std::strin
   return answer;
 }
 
-Answer to_answer(const std::string& name, RrType type, int err, ub_result* raw) {
-  const UbResultPtr result(raw);
-  Answer answer;
-  answer.name = name;
-  answer.type = type;
+Answer to_answer(const std::string& name, RrType type, int err, UbResultPtr result) {
   if (err != 0 || !result) {
-    answer.outcome = Outcome::servfail;
-    answer.error = ub_strerror(err);
-    return answer;
-  }
-  if (result->secure != 0) {
-    answer.security = Security::secure;
+    return failure(name, type, Outcome::servfail, ub_strerror(err));
   }
   if (result->bogus != 0) {
-    answer.outcome = Outcome::bogus;
+    auto answer = failure(name, type, Outcome::bogus, {});
     answer.security = Security::bogus;
     answer.why_bogus = result->why_bogus != nullptr ? result->why_bogus : "validation failed";
     return answer;
   }
-  switch (result->rcode) {
-    case 0: answer.outcome = result->havedata != 0 ? Outcome::ok : Outcome::nodata; break;
-    case 3: answer.outcome = Outcome::nxdomain; break;
-    default:
-      answer.outcome = Outcome::servfail;
-      answer.error = result->rcode == 2 ? "SERVFAIL" : fmt::format("rcode {}", result->rcode);
-      return answer;
+  if (result->rcode != 0 && result->rcode != 3) {
+    return failure(name, type, Outcome::servfail,
+                   result->rcode == 2 ? "SERVFAIL" : fmt::format("rcode {}", result->rcode));
   }
-  parse_packet(*result, answer);
-  if (answer.outcome == Outcome::ok && answer.names.empty() && answer.addresses.empty() &&
-      answer.texts.empty() && answer.mx.empty()) {
-    answer.outcome = Outcome::nodata;  // e.g. only a CNAME chain to a name without the type
+  Answer answer;
+  if (result->answer_packet != nullptr && result->answer_len > 0) {
+    answer = parse_packet({static_cast<const std::uint8_t*>(result->answer_packet),
+                           static_cast<std::size_t>(result->answer_len)},
+                          name, type);
+  } else {
+    answer = failure(name, type, result->rcode == 3 ? Outcome::nxdomain : Outcome::nodata, {});
+  }
+  if (result->secure != 0) {
+    answer.security = Security::secure;
   }
   return answer;
 }
@@ -272,15 +130,22 @@ struct UnboundResolver::Impl {
     bool started = false;
   };
 
+  /// A result libunbound delivered, waiting to be matched with its query.
+  struct Finished {
+    std::uint64_t token = 0;
+    int err = 0;
+    UbResultPtr result;
+  };
+
   explicit Impl(const ResolverConfig& cfg) : config(cfg), main_ctx(make_context(cfg)) {
     // Finalize now so configuration errors surface at start-up: localhost is a built-in
     // local zone, no packet leaves the machine.
     ub_result* probe = nullptr;
     const int rc = ub_resolve(main_ctx.get(), "localhost.", 1, 1, &probe);
-    ub_resolve_free(probe);
+    const UbResultPtr probe_result(probe);
     check_ub(rc, "resolver configuration");
-    wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (wake_fd < 0) {
+    wake_fd.reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    if (!wake_fd) {
       throw std::runtime_error(fmt::format("eventfd: {}", std::strerror(errno)));
     }
     thread = std::thread([this] { run(); });
@@ -298,7 +163,6 @@ struct UnboundResolver::Impl {
     for (auto& [token, query] : left) {
       query.done(failure(query.name, query.type, Outcome::servfail, "resolver stopped"));
     }
-    close(wake_fd);
   }
 
   Impl(const Impl&) = delete;
@@ -308,7 +172,7 @@ struct UnboundResolver::Impl {
 
   void wake() const {
     const std::uint64_t one = 1;
-    [[maybe_unused]] const auto n = write(wake_fd, &one, sizeof one);
+    [[maybe_unused]] const auto n = write(wake_fd.get(), &one, sizeof one);
   }
 
   // Note: libunbound runs result callbacks inside ub_process, which only the event thread
@@ -316,7 +180,8 @@ struct UnboundResolver::Impl {
   static thread_local Impl* processing;
 
   static void on_result(void* arg, int err, ub_result* result) {
-    processing->finished.emplace_back(reinterpret_cast<std::uintptr_t>(arg), err, result);
+    processing->finished.push_back(
+        {reinterpret_cast<std::uintptr_t>(arg), err, UbResultPtr(result)});
   }
 
   void start(const std::string& name, RrType type, QueryOptions options, Callback done) {
@@ -402,7 +267,7 @@ struct UnboundResolver::Impl {
       retired.clear();
       auto timeout = std::chrono::milliseconds(1000);
       fds.clear();
-      fds.push_back({wake_fd, POLLIN, 0});
+      fds.push_back({wake_fd.get(), POLLIN, 0});
       fds.push_back({ub_fd(main_ctx.get()), POLLIN, 0});
       std::vector<ub_ctx*> extra;
       {
@@ -422,7 +287,7 @@ struct UnboundResolver::Impl {
       poll(fds.data(), fds.size(), static_cast<int>(timeout.count()));
       if ((fds[0].revents & POLLIN) != 0) {
         std::uint64_t count = 0;
-        [[maybe_unused]] const auto n = read(wake_fd, &count, sizeof count);
+        [[maybe_unused]] const auto n = read(wake_fd.get(), &count, sizeof count);
       }
       if ((fds[1].revents & POLLIN) != 0) {
         ub_process(main_ctx.get());
@@ -438,7 +303,7 @@ struct UnboundResolver::Impl {
   }
 
   void deliver_finished() {
-    std::vector<std::tuple<std::uint64_t, int, ub_result*>> done;
+    std::vector<Finished> done;
     done.swap(finished);
     for (auto& [token, err, result] : done) {
       std::optional<Query> query;
@@ -451,11 +316,10 @@ struct UnboundResolver::Impl {
         }
       }
       if (!query) {
-        ub_resolve_free(result);
-        continue;
+        continue;  // expired meanwhile; `result` frees itself
       }
       const bool confirmed = static_cast<bool>(query->owned_ctx);
-      auto answer = to_answer(query->name, query->type, err, result);
+      auto answer = to_answer(query->name, query->type, err, std::move(result));
       answer.confirmed = confirmed;
       release(*query);
       query->done(std::move(answer));
@@ -489,14 +353,14 @@ struct UnboundResolver::Impl {
 
   ResolverConfig config;
   UbCtxPtr main_ctx;
-  int wake_fd = -1;
+  UniqueFd wake_fd;
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> next_token{1};
   std::atomic<std::size_t> confirmations{0};
   std::mutex mutex;
-  std::map<std::uint64_t, Query> queries;                            // guarded by mutex
-  std::vector<UbCtxPtr> graveyard;                                   // guarded by mutex
-  std::vector<std::tuple<std::uint64_t, int, ub_result*>> finished;  // event thread only
+  std::map<std::uint64_t, Query> queries;  // guarded by mutex
+  std::vector<UbCtxPtr> graveyard;         // guarded by mutex
+  std::vector<Finished> finished;          // event thread only
   std::thread thread;
 };
 
