@@ -81,7 +81,7 @@ void reload(const rdns::config::Invocation& invocation, RuntimeHolder& holder) {
   rdns::session::Runtime next{nullptr, current.resolver};
   if (!(fresh.resolver == current.config->resolver)) {
     try {
-      next.resolver = std::make_shared<rdns::dns::UnboundResolver>(fresh.resolver);
+      next.resolver = std::make_shared<rdns::dns::UnboundResolver>(fresh.resolver, log_line);
     } catch (const std::exception& e) {
       log_line(LOG_ERR, fmt::format("reload refused: {}; the running configuration stays in force",
                                     e.what()));
@@ -122,7 +122,7 @@ int run_daemon(const rdns::config::Invocation& invocation) {
 
   std::shared_ptr<rdns::dns::Resolver> resolver;
   try {
-    resolver = std::make_shared<rdns::dns::UnboundResolver>(config.resolver);
+    resolver = std::make_shared<rdns::dns::UnboundResolver>(config.resolver, log_line);
   } catch (const std::exception& e) {
     log_line(LOG_ERR, fmt::format("cannot start: {}", e.what()));
     return exit_usage;

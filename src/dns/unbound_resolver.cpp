@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <syslog.h>
 #include <unbound.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include "rdns/dns/context_health.h"
 #include "rdns/dns/packet.h"
 #include "rdns/dns/unique_fd.h"
 
@@ -37,6 +39,10 @@ using UbResultPtr = std::unique_ptr<ub_result, UbResultDeleter>;
 
 /// Most confirmations (fresh contexts) alive at once; past that, negatives stay unconfirmed.
 constexpr std::size_t max_confirmations = 32;
+
+/// When the main context counts as wedged (issue 10): it failed every query for 10 s, at least
+/// 10 of them, while a fresh context asking the last failed question gets an answer.
+constexpr ContextHealth::Limits wedge_limits{std::chrono::seconds(10), 10, std::chrono::seconds(5)};
 
 void check_ub(int rc, std::string_view what) {
   if (rc != 0) {
@@ -76,6 +82,17 @@ UbCtxPtr make_context(const ResolverConfig& config) {
              fmt::format("unbound-config {}", config.unbound_config));
   }
   check_ub(ub_ctx_async(ctx.get(), 1), "libunbound async mode");
+  return ctx;
+}
+
+/// A context for the main queries, finalized now so configuration errors surface at once:
+/// localhost is a built-in local zone, no packet leaves the machine.
+UbCtxPtr make_main_context(const ResolverConfig& config) {
+  auto ctx = make_context(config);
+  ub_result* probe = nullptr;
+  const int rc = ub_resolve(ctx.get(), "localhost.", 1, 1, &probe);
+  const UbResultPtr probe_result(probe);
+  check_ub(rc, "resolver configuration");
   return ctx;
 }
 
@@ -137,13 +154,8 @@ struct UnboundResolver::Impl {
     UbResultPtr result;
   };
 
-  explicit Impl(const ResolverConfig& cfg) : config(cfg), main_ctx(make_context(cfg)) {
-    // Finalize now so configuration errors surface at start-up: localhost is a built-in
-    // local zone, no packet leaves the machine.
-    ub_result* probe = nullptr;
-    const int rc = ub_resolve(main_ctx.get(), "localhost.", 1, 1, &probe);
-    const UbResultPtr probe_result(probe);
-    check_ub(rc, "resolver configuration");
+  Impl(const ResolverConfig& cfg, Logger logger)
+      : config(cfg), log(std::move(logger)), main_ctx(make_main_context(cfg)) {
     wake_fd.reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     if (!wake_fd) {
       throw std::runtime_error(fmt::format("eventfd: {}", std::strerror(errno)));
@@ -209,13 +221,17 @@ struct UnboundResolver::Impl {
         return;
       }
       query.ctx = query.owned_ctx.get();
-    } else {
-      query.ctx = main_ctx.get();
     }
-    ub_ctx* ctx = query.ctx;
+    ub_ctx* ctx = nullptr;
     const std::uint64_t token = next_token++;
     {
+      // Note: the event thread may swap main_ctx (rebuild); it keeps the old one alive while
+      // a query in `queries` names it, so `ctx` stays valid after the lock.
       const std::lock_guard lock(mutex);
+      if (!query.owned_ctx) {
+        query.ctx = main_ctx.get();
+      }
+      ctx = query.ctx;
       queries.emplace(token, std::move(query));
     }
     int async_id = 0;
@@ -256,50 +272,69 @@ struct UnboundResolver::Impl {
 
   void run() {
     processing = this;
-    std::vector<pollfd> fds;
     while (!stopping) {
-      std::vector<UbCtxPtr> retired;
-      {
-        const std::lock_guard lock(mutex);
-        retired.swap(graveyard);
+      bury_retired();
+      std::vector<ub_ctx*> contexts{main_ctx.get()};
+      for (const auto& old : retired_mains) {
+        contexts.push_back(old.get());
       }
-      confirmations.fetch_sub(retired.size());
-      retired.clear();
-      auto timeout = std::chrono::milliseconds(1000);
-      fds.clear();
-      fds.push_back({wake_fd.get(), POLLIN, 0});
-      fds.push_back({ub_fd(main_ctx.get()), POLLIN, 0});
-      std::vector<ub_ctx*> extra;
-      {
-        const std::lock_guard lock(mutex);
-        const auto now = Clock::now();
-        for (const auto& [token, query] : queries) {
-          const auto left =
-              std::chrono::duration_cast<std::chrono::milliseconds>(query.deadline - now);
-          timeout = std::clamp(left + std::chrono::milliseconds(1), std::chrono::milliseconds(0),
-                               timeout);
-          if (query.owned_ctx) {
-            extra.push_back(query.ctx);
-            fds.push_back({ub_fd(query.ctx), POLLIN, 0});
-          }
-        }
+      const auto timeout = confirmation_contexts(contexts);
+      std::vector<pollfd> fds{{wake_fd.get(), POLLIN, 0}};
+      for (auto* ctx : contexts) {
+        fds.push_back({ub_fd(ctx), POLLIN, 0});
       }
       poll(fds.data(), fds.size(), static_cast<int>(timeout.count()));
       if ((fds[0].revents & POLLIN) != 0) {
         std::uint64_t count = 0;
         [[maybe_unused]] const auto n = read(wake_fd.get(), &count, sizeof count);
       }
-      if ((fds[1].revents & POLLIN) != 0) {
-        ub_process(main_ctx.get());
-      }
-      for (std::size_t i = 0; i < extra.size(); ++i) {
-        if ((fds[i + 2].revents & POLLIN) != 0) {
-          ub_process(extra[i]);
+      for (std::size_t i = 0; i < contexts.size(); ++i) {
+        if ((fds[i + 1].revents & POLLIN) != 0) {
+          ub_process(contexts[i]);
         }
       }
       deliver_finished();
       expire();
+      check_health();
     }
+  }
+
+  /// Deletes retired confirmation contexts, and retired main contexts no query uses any more.
+  void bury_retired() {
+    std::vector<UbCtxPtr> dead;
+    {
+      const std::lock_guard lock(mutex);
+      dead.swap(graveyard);
+      confirmations.fetch_sub(dead.size());
+      for (auto it = retired_mains.begin(); it != retired_mains.end();) {
+        const bool used = std::any_of(queries.begin(), queries.end(), [&](const auto& entry) {
+          return entry.second.ctx == it->get();
+        });
+        if (used) {
+          ++it;
+        } else {
+          dead.push_back(std::move(*it));
+          it = retired_mains.erase(it);
+        }
+      }
+    }
+  }
+
+  /// Adds the confirmation contexts in use to `contexts`; returns how long to poll: until the
+  /// next deadline, 1 s at most.
+  std::chrono::milliseconds confirmation_contexts(std::vector<ub_ctx*>& contexts) {
+    auto timeout = std::chrono::milliseconds(1000);
+    const std::lock_guard lock(mutex);
+    const auto now = Clock::now();
+    for (const auto& [token, query] : queries) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(query.deadline - now);
+      timeout =
+          std::clamp(left + std::chrono::milliseconds(1), std::chrono::milliseconds(0), timeout);
+      if (query.owned_ctx) {
+        contexts.push_back(query.ctx);
+      }
+    }
+    return timeout;
   }
 
   void deliver_finished() {
@@ -321,6 +356,9 @@ struct UnboundResolver::Impl {
       const bool confirmed = static_cast<bool>(query->owned_ctx);
       auto answer = to_answer(query->name, query->type, err, std::move(result));
       answer.confirmed = confirmed;
+      if (query->ctx == main_ctx.get()) {
+        health.record(answer, Clock::now());
+      }
       release(*query);
       query->done(std::move(answer));
     }
@@ -347,27 +385,86 @@ struct UnboundResolver::Impl {
       auto answer = failure(query.name, query.type, Outcome::timeout,
                             fmt::format("no answer within {} ms", config.query_timeout.count()));
       answer.confirmed = confirmed;
+      if (query.ctx == main_ctx.get()) {
+        health.record(answer, Clock::now());
+      }
       query.done(std::move(answer));
     }
   }
 
+  /// Event thread: when the main context looks wedged, asks its last failed question of a fresh
+  /// context (the cache-bypass path); when that one gets an answer, rebuilds the main context.
+  void check_health() {
+    if (rebuild_reason) {
+      rebuild(*std::exchange(rebuild_reason, std::nullopt));
+      return;
+    }
+    const auto question = health.start_probe(Clock::now());
+    if (!question) {
+      return;
+    }
+    start(question->name, question->type, {.bypass_cache = true}, [this](const Answer& probe) {
+      const auto now = Clock::now();
+      const auto streak = health.describe_streak(now);
+      if (health.finish_probe(probe, now)) {
+        rebuild_reason = fmt::format("{}; a fresh context got {}", streak, describe(probe));
+      }
+    });
+  }
+
+  /// Event thread: replaces the main context by a new one from the same configuration, as a
+  /// reload would. Queries still running on the old one finish there; bury_retired deletes it.
+  void rebuild(const std::string& reason) {
+    UbCtxPtr fresh;
+    try {
+      fresh = make_main_context(config);
+    } catch (const std::exception& e) {
+      logf(LOG_ERR, fmt::format("resolver context failed every query ({}) and cannot be "
+                                "rebuilt: {}",
+                                reason, e.what()));
+      return;
+    }
+    {
+      const std::lock_guard lock(mutex);
+      retired_mains.push_back(std::exchange(main_ctx, std::move(fresh)));
+    }
+    ++rebuild_count;
+    logf(LOG_WARNING, fmt::format("resolver context rebuilt: it failed every query ({})", reason));
+    wake();
+  }
+
+  void logf(int priority, const std::string& line) const {
+    if (log) {
+      log(priority, line);
+    }
+  }
+
   ResolverConfig config;
-  UbCtxPtr main_ctx;
+  Logger log;
+  UbCtxPtr main_ctx;  // written by the event thread under mutex
   UniqueFd wake_fd;
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> next_token{1};
   std::atomic<std::size_t> confirmations{0};
   std::mutex mutex;
-  std::map<std::uint64_t, Query> queries;  // guarded by mutex
-  std::vector<UbCtxPtr> graveyard;         // guarded by mutex
-  std::vector<Finished> finished;          // event thread only
+  std::map<std::uint64_t, Query> queries;     // guarded by mutex
+  std::vector<UbCtxPtr> graveyard;            // guarded by mutex
+  std::vector<UbCtxPtr> retired_mains;        // event thread; erased from under mutex
+  ContextHealth health{wedge_limits};         // event thread only
+  std::optional<std::string> rebuild_reason;  // event thread only
+  std::atomic<std::uint64_t> rebuild_count{0};
+  std::vector<Finished> finished;  // event thread only
   std::thread thread;
 };
 
 thread_local UnboundResolver::Impl* UnboundResolver::Impl::processing = nullptr;
 
-UnboundResolver::UnboundResolver(const ResolverConfig& config)
-    : impl_(std::make_unique<Impl>(config)) {}
+UnboundResolver::UnboundResolver(const ResolverConfig& config, Logger log)
+    : impl_(std::make_unique<Impl>(config, std::move(log))) {}
+
+std::uint64_t UnboundResolver::rebuilds() const {
+  return impl_->rebuild_count;
+}
 
 UnboundResolver::~UnboundResolver() = default;
 
