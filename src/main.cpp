@@ -125,7 +125,7 @@ void reload(const rdns::config::Invocation& invocation, RuntimeHolder& holder) {
   rdns::session::Runtime next{nullptr, current.resolver};
   if (!(fresh.resolver == current.config->resolver)) {
     try {
-      next.resolver = std::make_shared<rdns::dns::UnboundResolver>(fresh.resolver);
+      next.resolver = std::make_shared<rdns::dns::UnboundResolver>(fresh.resolver, log_line);
     } catch (const std::exception& e) {
       log_line(LOG_ERR, fmt::format("reload refused: {}; the running configuration stays in force",
                                     e.what()));
@@ -204,7 +204,7 @@ void install_signal_handlers() {
 /// The first runtime, or null (logged) if the resolver cannot start.
 std::unique_ptr<RuntimeHolder> start_runtime(const rdns::config::Config& config) {
   try {
-    auto resolver = std::make_shared<rdns::dns::UnboundResolver>(config.resolver);
+    auto resolver = std::make_shared<rdns::dns::UnboundResolver>(config.resolver, log_line);
     return std::make_unique<RuntimeHolder>(rdns::session::Runtime{
         std::make_shared<const rdns::config::Config>(config), std::move(resolver)});
   } catch (const std::exception& e) {

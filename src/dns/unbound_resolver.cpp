@@ -1,8 +1,8 @@
 #include "rdns/dns/unbound_resolver.h"
 
-#include <ldns/ldns.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <syslog.h>
 #include <unbound.h>
 #include <unistd.h>
 
@@ -17,6 +17,10 @@
 #include <thread>
 
 #include <fmt/format.h>
+
+#include "rdns/dns/context_health.h"
+#include "rdns/dns/packet.h"
+#include "rdns/dns/unique_fd.h"
 
 namespace rdns::dns {
 namespace {
@@ -33,12 +37,12 @@ struct UbResultDeleter {
 };
 using UbResultPtr = std::unique_ptr<ub_result, UbResultDeleter>;
 
-struct LdnsPktDeleter {
-  void operator()(ldns_pkt* pkt) const { ldns_pkt_free(pkt); }
-};
-
 /// Most confirmations (fresh contexts) alive at once; past that, negatives stay unconfirmed.
 constexpr std::size_t max_confirmations = 32;
+
+/// When the main context counts as wedged (issue 10): it failed every query for 10 s, at least
+/// 10 of them, while a fresh context asking the last failed question gets an answer.
+constexpr ContextHealth::Limits wedge_limits{std::chrono::seconds(10), 10, std::chrono::seconds(5)};
 
 void check_ub(int rc, std::string_view what) {
   if (rc != 0) {
@@ -81,137 +85,15 @@ UbCtxPtr make_context(const ResolverConfig& config) {
   return ctx;
 }
 
-/// A domain name from wire format, lower-case, no trailing dot; '/' and other printable
-/// characters kept as they are (RFC 2317 names), dots inside labels and non-printables escaped.
-std::string dname_to_string(const ldns_rdf* rdf) {
-  const auto* data = ldns_rdf_data(rdf);
-  const auto size = ldns_rdf_size(rdf);
-  std::string name;
-  std::size_t pos = 0;
-  while (pos < size && data[pos] != 0) {
-    const std::size_t length = data[pos++];
-    if (pos + length > size) {
-      break;
-    }
-    if (!name.empty()) {
-      name += '.';
-    }
-    for (std::size_t i = 0; i < length; ++i) {
-      const auto c = static_cast<unsigned char>(data[pos + i]);
-      if (c == '.' || c == '\\') {
-        name += '\\';
-        name += static_cast<char>(c);
-      } else if (c <= 0x20 || c >= 0x7f) {
-        name += fmt::format("\\{:03d}", c);
-      } else {
-        name += static_cast<char>(c);
-      }
-    }
-    pos += length;
-  }
-  return name.empty() ? "." : normalize_name(name);
-}
-
-std::string rdf_name(const ldns_rr* rr, std::size_t index) {
-  const auto* rdf = ldns_rr_rdf(rr, index);
-  return rdf != nullptr ? dname_to_string(rdf) : std::string();
-}
-
-/// Fills records, CNAME chain and TTL of `answer` from the wire-format reply.
-void parse_packet(const ub_result& result, Answer& answer) {
-  if (result.answer_packet == nullptr || result.answer_len <= 0) {
-    return;
-  }
-  ldns_pkt* raw = nullptr;
-  if (ldns_wire2pkt(&raw, static_cast<const std::uint8_t*>(result.answer_packet),
-                    static_cast<std::size_t>(result.answer_len)) != LDNS_STATUS_OK) {
-    answer.error = "unparsable answer packet";
-    return;
-  }
-  const std::unique_ptr<ldns_pkt, LdnsPktDeleter> pkt(raw);
-  const auto* section = ldns_pkt_answer(pkt.get());
-  const std::size_t count = section != nullptr ? ldns_rr_list_rr_count(section) : 0;
-
-  // Follow the CNAME chain from the name asked (bounded: CNAME loops end here too).
-  std::string current = answer.name;
-  for (int hop = 0; hop < 16; ++hop) {
-    bool followed = false;
-    for (std::size_t i = 0; i < count; ++i) {
-      const auto* rr = ldns_rr_list_rr(section, i);
-      if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_CNAME &&
-          dname_to_string(ldns_rr_owner(rr)) == current) {
-        current = rdf_name(rr, 0);
-        answer.cname_chain.push_back(current);
-        followed = true;
-        break;
-      }
-    }
-    if (!followed || answer.type == RrType::cname) {
-      break;
-    }
-  }
-
-  std::uint32_t ttl = std::numeric_limits<std::uint32_t>::max();
-  for (std::size_t i = 0; i < count; ++i) {
-    const auto* rr = ldns_rr_list_rr(section, i);
-    if (static_cast<std::uint16_t>(ldns_rr_get_type(rr)) !=
-            static_cast<std::uint16_t>(answer.type) ||
-        dname_to_string(ldns_rr_owner(rr)) != current) {
-      continue;
-    }
-    ttl = std::min(ttl, ldns_rr_ttl(rr));
-    switch (answer.type) {
-      case RrType::a:
-      case RrType::aaaa: {
-        const auto* rdf = ldns_rr_rdf(rr, 0);
-        const auto family =
-            answer.type == RrType::a ? IpAddress::Family::v4 : IpAddress::Family::v6;
-        const std::size_t want = answer.type == RrType::a ? 4 : 16;
-        if (rdf != nullptr && ldns_rdf_size(rdf) == want) {
-          answer.addresses.push_back(IpAddress::from_bytes(family, ldns_rdf_data(rdf)));
-        }
-        break;
-      }
-      case RrType::ptr:
-      case RrType::ns:
-      case RrType::cname: answer.names.push_back(rdf_name(rr, 0)); break;
-      case RrType::mx: {
-        const auto* pref = ldns_rr_rdf(rr, 0);
-        if (pref != nullptr && ldns_rdf_size(pref) == 2) {
-          answer.mx.push_back({ldns_rdf2native_int16(pref), rdf_name(rr, 1)});
-        }
-        break;
-      }
-      case RrType::txt:
-      case RrType::spf: {
-        std::string text;
-        for (std::size_t r = 0; r < ldns_rr_rd_count(rr); ++r) {
-          const auto* rdf = ldns_rr_rdf(rr, r);
-          const auto* data = ldns_rdf_data(rdf);
-          const auto size = ldns_rdf_size(rdf);
-          if (size >= 1) {
-            text.append(reinterpret_cast<const char*>(data + 1),
-                        std::min<std::size_t>(data[0], size - 1));
-          }
-        }
-        answer.texts.push_back(std::move(text));
-        break;
-      }
-      case RrType::soa: answer.names.push_back(rdf_name(rr, 0)); break;
-    }
-  }
-  if (ttl != std::numeric_limits<std::uint32_t>::max()) {
-    answer.ttl = ttl;
-    return;
-  }
-  // Negative answer: its TTL is min(SOA TTL, SOA MINIMUM) (RFC 2308 §5).
-  const auto* authority = ldns_pkt_authority(pkt.get());
-  for (std::size_t i = 0; authority != nullptr && i < ldns_rr_list_rr_count(authority); ++i) {
-    const auto* rr = ldns_rr_list_rr(authority, i);
-    if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA && ldns_rr_rd_count(rr) >= 7) {
-      answer.ttl = std::min(ldns_rr_ttl(rr), ldns_rdf2native_int32(ldns_rr_rdf(rr, 6)));
-    }
-  }
+/// A context for the main queries, finalized now so configuration errors surface at once:
+/// localhost is a built-in local zone, no packet leaves the machine.
+UbCtxPtr make_main_context(const ResolverConfig& config) {
+  auto ctx = make_context(config);
+  ub_result* probe = nullptr;
+  const int rc = ub_resolve(ctx.get(), "localhost.", 1, 1, &probe);
+  const UbResultPtr probe_result(probe);
+  check_ub(rc, "resolver configuration");
+  return ctx;
 }
 
 Answer failure(const std::string& name, RrType type, Outcome outcome, std::string error) {
@@ -223,37 +105,30 @@ Answer failure(const std::string& name, RrType type, Outcome outcome, std::strin
   return answer;
 }
 
-Answer to_answer(const std::string& name, RrType type, int err, ub_result* raw) {
-  const UbResultPtr result(raw);
-  Answer answer;
-  answer.name = name;
-  answer.type = type;
+Answer to_answer(const std::string& name, RrType type, int err, UbResultPtr result) {
   if (err != 0 || !result) {
-    answer.outcome = Outcome::servfail;
-    answer.error = ub_strerror(err);
-    return answer;
-  }
-  if (result->secure != 0) {
-    answer.security = Security::secure;
+    return failure(name, type, Outcome::servfail, ub_strerror(err));
   }
   if (result->bogus != 0) {
-    answer.outcome = Outcome::bogus;
+    auto answer = failure(name, type, Outcome::bogus, {});
     answer.security = Security::bogus;
     answer.why_bogus = result->why_bogus != nullptr ? result->why_bogus : "validation failed";
     return answer;
   }
-  switch (result->rcode) {
-    case 0: answer.outcome = result->havedata != 0 ? Outcome::ok : Outcome::nodata; break;
-    case 3: answer.outcome = Outcome::nxdomain; break;
-    default:
-      answer.outcome = Outcome::servfail;
-      answer.error = result->rcode == 2 ? "SERVFAIL" : fmt::format("rcode {}", result->rcode);
-      return answer;
+  if (result->rcode != 0 && result->rcode != 3) {
+    return failure(name, type, Outcome::servfail,
+                   result->rcode == 2 ? "SERVFAIL" : fmt::format("rcode {}", result->rcode));
   }
-  parse_packet(*result, answer);
-  if (answer.outcome == Outcome::ok && answer.names.empty() && answer.addresses.empty() &&
-      answer.texts.empty() && answer.mx.empty()) {
-    answer.outcome = Outcome::nodata;  // e.g. only a CNAME chain to a name without the type
+  Answer answer;
+  if (result->answer_packet != nullptr && result->answer_len > 0) {
+    answer = parse_packet({static_cast<const std::uint8_t*>(result->answer_packet),
+                           static_cast<std::size_t>(result->answer_len)},
+                          name, type);
+  } else {
+    answer = failure(name, type, result->rcode == 3 ? Outcome::nxdomain : Outcome::nodata, {});
+  }
+  if (result->secure != 0) {
+    answer.security = Security::secure;
   }
   return answer;
 }
@@ -272,15 +147,17 @@ struct UnboundResolver::Impl {
     bool started = false;
   };
 
-  explicit Impl(const ResolverConfig& cfg) : config(cfg), main_ctx(make_context(cfg)) {
-    // Finalize now so configuration errors surface at start-up: localhost is a built-in
-    // local zone, no packet leaves the machine.
-    ub_result* probe = nullptr;
-    const int rc = ub_resolve(main_ctx.get(), "localhost.", 1, 1, &probe);
-    ub_resolve_free(probe);
-    check_ub(rc, "resolver configuration");
-    wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (wake_fd < 0) {
+  /// A result libunbound delivered, waiting to be matched with its query.
+  struct Finished {
+    std::uint64_t token = 0;
+    int err = 0;
+    UbResultPtr result;
+  };
+
+  Impl(const ResolverConfig& cfg, Logger logger)
+      : config(cfg), log(std::move(logger)), main_ctx(make_main_context(cfg)) {
+    wake_fd.reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    if (!wake_fd) {
       throw std::runtime_error(fmt::format("eventfd: {}", std::strerror(errno)));
     }
     thread = std::thread([this] { run(); });
@@ -298,7 +175,6 @@ struct UnboundResolver::Impl {
     for (auto& [token, query] : left) {
       query.done(failure(query.name, query.type, Outcome::servfail, "resolver stopped"));
     }
-    close(wake_fd);
   }
 
   Impl(const Impl&) = delete;
@@ -308,7 +184,7 @@ struct UnboundResolver::Impl {
 
   void wake() const {
     const std::uint64_t one = 1;
-    [[maybe_unused]] const auto n = write(wake_fd, &one, sizeof one);
+    [[maybe_unused]] const auto n = write(wake_fd.get(), &one, sizeof one);
   }
 
   // Note: libunbound runs result callbacks inside ub_process, which only the event thread
@@ -316,7 +192,8 @@ struct UnboundResolver::Impl {
   static thread_local Impl* processing;
 
   static void on_result(void* arg, int err, ub_result* result) {
-    processing->finished.emplace_back(reinterpret_cast<std::uintptr_t>(arg), err, result);
+    processing->finished.push_back(
+        {reinterpret_cast<std::uintptr_t>(arg), err, UbResultPtr(result)});
   }
 
   void start(const std::string& name, RrType type, QueryOptions options, Callback done) {
@@ -344,13 +221,17 @@ struct UnboundResolver::Impl {
         return;
       }
       query.ctx = query.owned_ctx.get();
-    } else {
-      query.ctx = main_ctx.get();
     }
-    ub_ctx* ctx = query.ctx;
+    ub_ctx* ctx = nullptr;
     const std::uint64_t token = next_token++;
     {
+      // Note: the event thread may swap main_ctx (rebuild); it keeps the old one alive while
+      // a query in `queries` names it, so `ctx` stays valid after the lock.
       const std::lock_guard lock(mutex);
+      if (!query.owned_ctx) {
+        query.ctx = main_ctx.get();
+      }
+      ctx = query.ctx;
       queries.emplace(token, std::move(query));
     }
     int async_id = 0;
@@ -391,54 +272,73 @@ struct UnboundResolver::Impl {
 
   void run() {
     processing = this;
-    std::vector<pollfd> fds;
     while (!stopping) {
-      std::vector<UbCtxPtr> retired;
-      {
-        const std::lock_guard lock(mutex);
-        retired.swap(graveyard);
+      bury_retired();
+      std::vector<ub_ctx*> contexts{main_ctx.get()};
+      for (const auto& old : retired_mains) {
+        contexts.push_back(old.get());
       }
-      confirmations.fetch_sub(retired.size());
-      retired.clear();
-      auto timeout = std::chrono::milliseconds(1000);
-      fds.clear();
-      fds.push_back({wake_fd, POLLIN, 0});
-      fds.push_back({ub_fd(main_ctx.get()), POLLIN, 0});
-      std::vector<ub_ctx*> extra;
-      {
-        const std::lock_guard lock(mutex);
-        const auto now = Clock::now();
-        for (const auto& [token, query] : queries) {
-          const auto left =
-              std::chrono::duration_cast<std::chrono::milliseconds>(query.deadline - now);
-          timeout = std::clamp(left + std::chrono::milliseconds(1), std::chrono::milliseconds(0),
-                               timeout);
-          if (query.owned_ctx) {
-            extra.push_back(query.ctx);
-            fds.push_back({ub_fd(query.ctx), POLLIN, 0});
-          }
-        }
+      const auto timeout = confirmation_contexts(contexts);
+      std::vector<pollfd> fds{{wake_fd.get(), POLLIN, 0}};
+      for (auto* ctx : contexts) {
+        fds.push_back({ub_fd(ctx), POLLIN, 0});
       }
       poll(fds.data(), fds.size(), static_cast<int>(timeout.count()));
       if ((fds[0].revents & POLLIN) != 0) {
         std::uint64_t count = 0;
-        [[maybe_unused]] const auto n = read(wake_fd, &count, sizeof count);
+        [[maybe_unused]] const auto n = read(wake_fd.get(), &count, sizeof count);
       }
-      if ((fds[1].revents & POLLIN) != 0) {
-        ub_process(main_ctx.get());
-      }
-      for (std::size_t i = 0; i < extra.size(); ++i) {
-        if ((fds[i + 2].revents & POLLIN) != 0) {
-          ub_process(extra[i]);
+      for (std::size_t i = 0; i < contexts.size(); ++i) {
+        if ((fds[i + 1].revents & POLLIN) != 0) {
+          ub_process(contexts[i]);
         }
       }
       deliver_finished();
       expire();
+      check_health();
     }
   }
 
+  /// Deletes retired confirmation contexts, and retired main contexts no query uses any more.
+  void bury_retired() {
+    std::vector<UbCtxPtr> dead;
+    {
+      const std::lock_guard lock(mutex);
+      dead.swap(graveyard);
+      confirmations.fetch_sub(dead.size());
+      for (auto it = retired_mains.begin(); it != retired_mains.end();) {
+        const bool used = std::any_of(queries.begin(), queries.end(), [&](const auto& entry) {
+          return entry.second.ctx == it->get();
+        });
+        if (used) {
+          ++it;
+        } else {
+          dead.push_back(std::move(*it));
+          it = retired_mains.erase(it);
+        }
+      }
+    }
+  }
+
+  /// Adds the confirmation contexts in use to `contexts`; returns how long to poll: until the
+  /// next deadline, 1 s at most.
+  std::chrono::milliseconds confirmation_contexts(std::vector<ub_ctx*>& contexts) {
+    auto timeout = std::chrono::milliseconds(1000);
+    const std::lock_guard lock(mutex);
+    const auto now = Clock::now();
+    for (const auto& [token, query] : queries) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(query.deadline - now);
+      timeout =
+          std::clamp(left + std::chrono::milliseconds(1), std::chrono::milliseconds(0), timeout);
+      if (query.owned_ctx) {
+        contexts.push_back(query.ctx);
+      }
+    }
+    return timeout;
+  }
+
   void deliver_finished() {
-    std::vector<std::tuple<std::uint64_t, int, ub_result*>> done;
+    std::vector<Finished> done;
     done.swap(finished);
     for (auto& [token, err, result] : done) {
       std::optional<Query> query;
@@ -451,12 +351,14 @@ struct UnboundResolver::Impl {
         }
       }
       if (!query) {
-        ub_resolve_free(result);
-        continue;
+        continue;  // expired meanwhile; `result` frees itself
       }
       const bool confirmed = static_cast<bool>(query->owned_ctx);
-      auto answer = to_answer(query->name, query->type, err, result);
+      auto answer = to_answer(query->name, query->type, err, std::move(result));
       answer.confirmed = confirmed;
+      if (query->ctx == main_ctx.get()) {
+        health.record(answer, Clock::now());
+      }
       release(*query);
       query->done(std::move(answer));
     }
@@ -483,27 +385,86 @@ struct UnboundResolver::Impl {
       auto answer = failure(query.name, query.type, Outcome::timeout,
                             fmt::format("no answer within {} ms", config.query_timeout.count()));
       answer.confirmed = confirmed;
+      if (query.ctx == main_ctx.get()) {
+        health.record(answer, Clock::now());
+      }
       query.done(std::move(answer));
     }
   }
 
+  /// Event thread: when the main context looks wedged, asks its last failed question of a fresh
+  /// context (the cache-bypass path); when that one gets an answer, rebuilds the main context.
+  void check_health() {
+    if (rebuild_reason) {
+      rebuild(*std::exchange(rebuild_reason, std::nullopt));
+      return;
+    }
+    const auto question = health.start_probe(Clock::now());
+    if (!question) {
+      return;
+    }
+    start(question->name, question->type, {.bypass_cache = true}, [this](const Answer& probe) {
+      const auto now = Clock::now();
+      const auto streak = health.describe_streak(now);
+      if (health.finish_probe(probe, now)) {
+        rebuild_reason = fmt::format("{}; a fresh context got {}", streak, describe(probe));
+      }
+    });
+  }
+
+  /// Event thread: replaces the main context by a new one from the same configuration, as a
+  /// reload would. Queries still running on the old one finish there; bury_retired deletes it.
+  void rebuild(const std::string& reason) {
+    UbCtxPtr fresh;
+    try {
+      fresh = make_main_context(config);
+    } catch (const std::exception& e) {
+      logf(LOG_ERR, fmt::format("resolver context failed every query ({}) and cannot be "
+                                "rebuilt: {}",
+                                reason, e.what()));
+      return;
+    }
+    {
+      const std::lock_guard lock(mutex);
+      retired_mains.push_back(std::exchange(main_ctx, std::move(fresh)));
+    }
+    ++rebuild_count;
+    logf(LOG_WARNING, fmt::format("resolver context rebuilt: it failed every query ({})", reason));
+    wake();
+  }
+
+  void logf(int priority, const std::string& line) const {
+    if (log) {
+      log(priority, line);
+    }
+  }
+
   ResolverConfig config;
-  UbCtxPtr main_ctx;
-  int wake_fd = -1;
+  Logger log;
+  UbCtxPtr main_ctx;  // written by the event thread under mutex
+  UniqueFd wake_fd;
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> next_token{1};
   std::atomic<std::size_t> confirmations{0};
   std::mutex mutex;
-  std::map<std::uint64_t, Query> queries;                            // guarded by mutex
-  std::vector<UbCtxPtr> graveyard;                                   // guarded by mutex
-  std::vector<std::tuple<std::uint64_t, int, ub_result*>> finished;  // event thread only
+  std::map<std::uint64_t, Query> queries;     // guarded by mutex
+  std::vector<UbCtxPtr> graveyard;            // guarded by mutex
+  std::vector<UbCtxPtr> retired_mains;        // event thread; erased from under mutex
+  ContextHealth health{wedge_limits};         // event thread only
+  std::optional<std::string> rebuild_reason;  // event thread only
+  std::atomic<std::uint64_t> rebuild_count{0};
+  std::vector<Finished> finished;  // event thread only
   std::thread thread;
 };
 
 thread_local UnboundResolver::Impl* UnboundResolver::Impl::processing = nullptr;
 
-UnboundResolver::UnboundResolver(const ResolverConfig& config)
-    : impl_(std::make_unique<Impl>(config)) {}
+UnboundResolver::UnboundResolver(const ResolverConfig& config, Logger log)
+    : impl_(std::make_unique<Impl>(config, std::move(log))) {}
+
+std::uint64_t UnboundResolver::rebuilds() const {
+  return impl_->rebuild_count;
+}
 
 UnboundResolver::~UnboundResolver() = default;
 
