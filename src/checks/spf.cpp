@@ -9,6 +9,7 @@
 
 #include "rdns/checks/spf_macro.h"
 #include "rdns/checks/spf_record.h"
+#include "rdns/dns/name.h"
 #include "rdns/dns/spf_dns.h"
 #include "spf_text.h"
 
@@ -33,51 +34,23 @@ using dns::IpAddress;
 using dns::Outcome;
 using dns::RrType;
 using dns::SpfTerm;
-using spf_text::is_digit;
 using spf_text::printable;
-using spf_text::to_lower;
 
-/// RFC 7208 §4.3: a domain check_host() can start from — a multi-label name of 1-63 octet labels,
-/// at most 253 octets, printable ASCII, not an address literal and not an IPv4 address.
+/// RFC 7208 §4.3: a domain check_host() can start from — a name dns::spf_queryable_name accepts
+/// (1-63 octet labels, at most 253 octets, printable ASCII) that also has at least two labels and
+/// no space, and is neither an address literal nor an IPv4 address (an all-digit last label).
 bool is_spf_domain(std::string_view domain) {
-  if (domain.empty() || domain.front() == '[') {
+  if (!dns::spf_queryable_name(domain) || domain.front() == '[') {
     return false;
   }
-  if (domain.back() == '.') {
-    domain.remove_suffix(1);
-  }
-  if (domain.empty() || domain.size() > 253) {
-    return false;
-  }
-  std::size_t labels = 0;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i <= domain.size(); ++i) {
-    if (i < domain.size() && domain[i] != '.') {
-      const auto octet = static_cast<unsigned char>(domain[i]);
-      if (octet <= 0x20 || octet >= 0x7f) {
-        return false;
-      }
-      continue;
-    }
-    const auto label = domain.substr(start, i - start);
-    if (label.empty() || label.size() > 63) {
-      return false;
-    }
-    ++labels;
-    start = i + 1;
-    if (i == domain.size() && std::all_of(label.begin(), label.end(), is_digit)) {
-      return false;
-    }
-  }
-  return labels >= 2;
+  const std::string_view name = dns::strip_trailing_dot(domain);
+  const auto parts = dns::labels(name);
+  return parts.size() >= 2 && std::all_of(name.begin(), name.end(), dns::is_ascii_visible) &&
+         !std::all_of(parts.back().begin(), parts.back().end(), dns::is_ascii_digit);
 }
 
-std::string strip_dot(std::string_view name) {
-  if (!name.empty() && name.back() == '.') {
-    name.remove_suffix(1);
-  }
-  return std::string(name);
-}
+// Note: each name given to dns::strip_trailing_dot below passed is_spf_domain or
+// dns::spf_queryable_name, which reject the root ".", the one name it keeps its dot on.
 
 // ---------------------------------------------------------------------------------------------
 // check_host() (RFC 7208 §4)
@@ -132,7 +105,7 @@ class Evaluation {
     if (depth > 20) {  // Note: cannot happen within the lookup limit; a guard, not a rule.
       return error(SpfResult::permerror, "include/redirect nested too deeply");
     }
-    const Answer txt = dns_.resolve(strip_dot(domain), RrType::txt);
+    const Answer txt = dns_.resolve(dns::strip_trailing_dot(domain), RrType::txt);
     if (txt.temporary_failure()) {
       return error(SpfResult::temperror, fmt::format("looking up the SPF record of {}: {}",
                                                      printable(domain), dns::describe(txt)));
@@ -273,7 +246,8 @@ class Evaluation {
     }
     dns::SpfTermQuery query;
     query.term = term;
-    query.target = mech.spec ? expand(*mech.spec, domain, SpfMacroUse::domain) : strip_dot(domain);
+    query.target = mech.spec ? expand(*mech.spec, domain, SpfMacroUse::domain)
+                             : std::string(dns::strip_trailing_dot(domain));
     if (!dns::spf_queryable_name(query.target)) {
       return {};  // RFC 7208 §4.8: a target that cannot be a DNS name does not exist
     }
@@ -322,7 +296,7 @@ class Evaluation {
           const Answer forward = dns_.resolve(name, type);
           if (std::find(forward.addresses.begin(), forward.addresses.end(), client_) !=
               forward.addresses.end()) {
-            validated_->push_back(strip_dot(name));
+            validated_->emplace_back(dns::strip_trailing_dot(name));
           }
         }
       }
@@ -330,17 +304,14 @@ class Evaluation {
     if (validated_->empty()) {
       return "unknown";
     }
-    const std::string wanted = to_lower(strip_dot(domain));
+    const std::string_view wanted = dns::strip_trailing_dot(domain);
     for (const auto& name : *validated_) {
-      if (to_lower(name) == wanted) {
+      if (dns::iequals(name, wanted)) {
         return name;
       }
     }
     for (const auto& name : *validated_) {
-      const std::string lowered = to_lower(name);
-      if (lowered.size() > wanted.size() &&
-          lowered.compare(lowered.size() - wanted.size(), wanted.size(), wanted) == 0 &&
-          lowered[lowered.size() - wanted.size() - 1] == '.') {
+      if (dns::at_or_below(name, wanted)) {  // below it: an equal name was returned above
         return name;
       }
     }
@@ -420,7 +391,7 @@ Spf check_spf(dns::Resolver& resolver, const SpfRequest& request) {
   SpfMacroValues values;
   values.sender = out.sender;
   values.local = local;
-  values.sender_domain = strip_dot(domain);
+  values.sender_domain = dns::strip_trailing_dot(domain);
   values.ip = spf_macro_ip(client);
   values.pretty_ip = client.to_string();
   values.version = client.is_v4() ? "in-addr" : "ip6";
@@ -428,7 +399,7 @@ Spf check_spf(dns::Resolver& resolver, const SpfRequest& request) {
   values.receiver = request.receiver.empty() ? "unknown" : request.receiver;
 
   Evaluation evaluation(resolver, request, client, std::move(values));
-  HostResult host = evaluation.check_host(strip_dot(domain), 0);
+  HostResult host = evaluation.check_host(std::string(dns::strip_trailing_dot(domain)), 0);
   if (evaluation.out_of_time()) {
     // Note: whatever the terms said once answers stopped (a PTR name skipped, say), the
     // evaluation is incomplete.

@@ -7,15 +7,12 @@
 #include <system_error>
 #include <utility>
 
+#include "rdns/dns/name.h"
 #include "spf_text.h"
 
 namespace rdns::checks {
 namespace {
 
-using spf_text::is_alnum;
-using spf_text::is_alpha;
-using spf_text::is_digit;
-using spf_text::lower;
 using spf_text::printable;
 
 /// Parses the body of one "%{...}" (`whole`, for messages): letter, transformers, delimiters.
@@ -27,10 +24,10 @@ std::optional<SpfMacroToken> parse_macro(std::string_view body, std::string_view
   }
   SpfMacroToken token;
   token.kind = SpfMacroToken::Kind::macro;
-  token.letter = lower(body[0]);
+  token.letter = dns::ascii_lower(body[0]);
   token.url_escape = body[0] >= 'A' && body[0] <= 'Z';
   static constexpr std::string_view letters = "slodiphcrtv";
-  if (letters.find(token.letter) == std::string_view::npos || !is_alpha(body[0])) {
+  if (letters.find(token.letter) == std::string_view::npos || !dns::is_ascii_alpha(body[0])) {
     problem = fmt::format("unknown macro letter in '{}'", printable(whole));
     return std::nullopt;
   }
@@ -40,7 +37,7 @@ std::optional<SpfMacroToken> parse_macro(std::string_view body, std::string_view
     return std::nullopt;
   }
   std::size_t k = 1;
-  while (k < body.size() && is_digit(body[k])) {
+  while (k < body.size() && dns::is_ascii_digit(body[k])) {
     ++k;
   }
   if (k > 1) {
@@ -55,7 +52,7 @@ std::optional<SpfMacroToken> parse_macro(std::string_view body, std::string_view
     }
     token.keep = keep;
   }
-  if (k < body.size() && lower(body[k]) == 'r') {
+  if (k < body.size() && dns::ascii_lower(body[k]) == 'r') {
     token.reverse = true;
     ++k;
   }
@@ -73,7 +70,7 @@ std::optional<SpfMacroToken> parse_macro(std::string_view body, std::string_view
 std::string url_escape(std::string_view text) {
   std::string out;
   for (const char c : text) {
-    if (is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+    if (dns::is_ascii_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
       out += c;
     } else {
       out += fmt::format("%{:02X}", static_cast<unsigned char>(c));
@@ -137,8 +134,7 @@ std::optional<SpfMacroString> parse_spf_macro_string(std::string_view text, SpfM
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (c != '%') {
-      const auto octet = static_cast<unsigned char>(c);
-      if ((octet >= 0x21 && octet <= 0x7e) || (c == ' ' && use == SpfMacroUse::explanation)) {
+      if (dns::is_ascii_visible(c) || (c == ' ' && use == SpfMacroUse::explanation)) {
         add_literal(c);
         continue;
       }
@@ -191,18 +187,16 @@ std::string expand_spf_macros(const SpfMacroString& spec, const SpfMacroValues& 
   if (use != SpfMacroUse::domain) {
     return out;
   }
+  // Note: not dns::strip_trailing_dot, which keeps "." whole; here "." expands to "".
   if (!out.empty() && out.back() == '.') {
     out.pop_back();
   }
   // RFC 7208 §7.3: remove whole labels from the left until the name fits.
-  while (out.size() > 253) {
-    const auto dot = out.find('.');
-    if (dot == std::string::npos) {
-      break;
-    }
-    out.erase(0, dot + 1);
+  std::string_view name = out;
+  while (name.size() > 253 && name.find('.') != std::string_view::npos) {
+    name = dns::parent(name);
   }
-  return out;
+  return std::string(name);
 }
 
 std::string spf_macro_ip(const dns::IpAddress& client) {

@@ -6,22 +6,18 @@
 #include <charconv>
 #include <utility>
 
+#include "rdns/dns/name.h"
 #include "spf_text.h"
 
 namespace rdns::checks {
 namespace {
 
-using spf_text::iequals;
-using spf_text::is_alnum;
-using spf_text::is_alpha;
-using spf_text::is_digit;
 using spf_text::printable;
-using spf_text::to_lower;
 
 /// A CIDR length per RFC 7208 §12: "0" or digits without a leading zero, at most `max`.
 std::optional<unsigned> parse_cidr(std::string_view digits, unsigned max) {
   if (digits.empty() || digits.size() > 3 || (digits.size() > 1 && digits[0] == '0') ||
-      !std::all_of(digits.begin(), digits.end(), is_digit)) {
+      !std::all_of(digits.begin(), digits.end(), dns::is_ascii_digit)) {
     return std::nullopt;
   }
   unsigned value = 0;
@@ -34,32 +30,22 @@ std::optional<unsigned> parse_cidr(std::string_view digits, unsigned max) {
 
 /// ip4-network: four decimal octets without leading zeros (RFC 7208 §12 qnum).
 bool is_ip4_network(std::string_view text) {
-  int parts = 0;
-  while (true) {
-    const auto dot = text.find('.');
-    const auto part = text.substr(0, dot);
-    if (!parse_cidr(part, 255)) {
-      return false;
-    }
-    ++parts;
-    if (dot == std::string_view::npos) {
-      break;
-    }
-    text.remove_prefix(dot + 1);
-  }
-  return parts == 4;
+  const auto parts = dns::labels(text);
+  return parts.size() == 4 && std::all_of(parts.begin(), parts.end(), [](std::string_view part) {
+           return parse_cidr(part, 255).has_value();
+         });
 }
 
 /// toplabel = ( *alphanum ALPHA *alphanum ) / ( 1*alphanum "-" *( alphanum / "-" ) alphanum )
 bool is_toplabel(std::string_view label) {
-  if (label.empty() ||
-      !std::all_of(label.begin(), label.end(), [](char c) { return is_alnum(c) || c == '-'; })) {
+  if (label.empty() || !std::all_of(label.begin(), label.end(),
+                                    [](char c) { return dns::is_ascii_alnum(c) || c == '-'; })) {
     return false;
   }
   if (label.find('-') != std::string_view::npos) {
-    return is_alnum(label.front()) && is_alnum(label.back());
+    return dns::is_ascii_alnum(label.front()) && dns::is_ascii_alnum(label.back());
   }
-  return std::any_of(label.begin(), label.end(), is_alpha);
+  return std::any_of(label.begin(), label.end(), dns::is_ascii_alpha);
 }
 
 /// Parses a domain-spec = macro-string domain-end (RFC 7208 §12).
@@ -93,7 +79,7 @@ std::optional<SpfMacroString> parse_domain_spec(std::string_view text, std::stri
 bool strip_dual_cidr(std::string_view& arg, SpfMechanism& mech, std::string& problem) {
   auto trailing_digits = [](std::string_view text) {
     std::size_t start = text.size();
-    while (start > 0 && is_digit(text[start - 1])) {
+    while (start > 0 && dns::is_ascii_digit(text[start - 1])) {
       --start;
     }
     return start;
@@ -194,10 +180,10 @@ std::optional<SpfMechanism> parse_mechanism(std::string_view term, std::string& 
   mech.text = std::string(term);
   mech.qualifier = take_qualifier(term);
   std::size_t name_end = 0;
-  while (name_end < term.size() && is_alnum(term[name_end])) {
+  while (name_end < term.size() && dns::is_ascii_alnum(term[name_end])) {
     ++name_end;
   }
-  const std::string name = to_lower(term.substr(0, name_end));
+  const std::string name = dns::to_lower(term.substr(0, name_end));
   std::string_view arg = term.substr(name_end);
   bool ok = true;
   if (name == "all") {
@@ -233,10 +219,11 @@ std::optional<SpfMechanism> parse_mechanism(std::string_view term, std::string& 
 /// (name = ALPHA *( ALPHA / DIGIT / "-" / "_" / "." )).
 std::size_t modifier_name_length(std::string_view term) {
   std::size_t name_end = 0;
-  if (is_alpha(term.front())) {
+  if (dns::is_ascii_alpha(term.front())) {
     name_end = 1;
-    while (name_end < term.size() && (is_alnum(term[name_end]) || term[name_end] == '-' ||
-                                      term[name_end] == '_' || term[name_end] == '.')) {
+    while (name_end < term.size() &&
+           (dns::is_ascii_alnum(term[name_end]) || term[name_end] == '-' || term[name_end] == '_' ||
+            term[name_end] == '.')) {
       ++name_end;
     }
   }
@@ -246,7 +233,7 @@ std::size_t modifier_name_length(std::string_view term) {
 /// Parses the modifier `term` (its name is `name_length` octets) into `record`.
 bool parse_modifier(std::string_view term, std::size_t name_length, bool& have_exp,
                     SpfRecord& record, std::string& problem) {
-  const std::string name = to_lower(term.substr(0, name_length));
+  const std::string name = dns::to_lower(term.substr(0, name_length));
   const std::string_view value = term.substr(name_length + 1);
   std::string why;
   if (name != "redirect" && name != "exp") {
@@ -280,7 +267,7 @@ bool parse_modifier(std::string_view term, std::size_t name_length, bool& have_e
 }  // namespace
 
 bool is_spf_record(std::string_view text) {
-  return text.size() >= 6 && iequals(text.substr(0, 6), "v=spf1") &&
+  return text.size() >= 6 && dns::iequals(text.substr(0, 6), "v=spf1") &&
          (text.size() == 6 || text[6] == ' ');
 }
 

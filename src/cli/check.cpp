@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "rdns/dns/name.h"
 #include "rdns/header/auth_results.h"
 #include "rdns/session/session.h"
 
@@ -162,14 +163,10 @@ std::string helo_fix(const checks::Helo& helo, const checks::Iprev& iprev) {
     case HeloReason::not_fqdn:
       return fmt::format("Your server introduces itself as {}, a bare name without a domain. {}",
                          name, advice);
-    case HeloReason::bad_tld: {
-      const auto dot = helo.parsed.domain.rfind('.');
-      const auto tld =
-          dot == std::string::npos ? helo.parsed.domain : helo.parsed.domain.substr(dot + 1);
+    case HeloReason::bad_tld:
       return fmt::format(
           "Your server introduces itself as {}; .{} is not a public top-level domain. {}", name,
-          tld, advice);
-    }
+          dns::top_label(helo.parsed.domain), advice);
     case HeloReason::no_address:
       return fmt::format(
           "{} has no A, AAAA or MX record. Publish {} A {} (or use a name that "

@@ -10,6 +10,7 @@
 #include <new>
 #include <optional>
 
+#include "rdns/dns/name.h"
 #include "spf_libspf2.h"
 
 // Every call into libspf2 is in this file: the DNS layer (SpfDns) and the evaluation of one
@@ -80,38 +81,25 @@ bool put_address(SPF_dns_rr_t* rr, int index, const IpAddress& address) {
 }  // namespace
 
 bool spf_queryable_name(std::string_view name) {
-  if (!name.empty() && name.back() == '.') {
-    name.remove_suffix(1);
-  }
+  name = strip_trailing_dot(name);  // Note: keeps the root "."; its two empty labels fail below
   if (name.empty() || name.size() > 253) {
     return false;
   }
-  std::size_t label = 0;
-  for (const char c : name) {
-    const auto octet = static_cast<unsigned char>(c);
-    if (octet == '.') {
-      if (label == 0) {
-        return false;
-      }
-      label = 0;
-      continue;
-    }
-    if (octet < 0x20 || octet >= 0x7f || ++label > 63) {
-      return false;
-    }
-  }
-  return label > 0;
+  const auto parts = labels(name);
+  return std::all_of(parts.begin(), parts.end(), [](std::string_view label) {
+    return !label.empty() && label.size() <= 63 &&
+           std::all_of(label.begin(), label.end(), is_ascii_printable);
+  });
 }
 
 std::string spf_presentation_name(std::string_view name) {
   std::string out;
   out.reserve(name.size());
   for (const char c : name) {
-    const auto octet = static_cast<unsigned char>(c);
-    if (octet == '\\') {
+    if (c == '\\') {
       out += "\\\\";
-    } else if (octet <= 0x20 || octet >= 0x7f) {
-      out += fmt::format("\\{:03d}", octet);
+    } else if (!is_ascii_visible(c)) {
+      out += fmt::format("\\{:03d}", static_cast<unsigned char>(c));
     } else {
       out += c;
     }

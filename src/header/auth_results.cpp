@@ -214,11 +214,7 @@ std::string auth_results_id(std::string_view body) {
     }
   }
   const auto end = body.find_first_of(" \t\r\n;(", pos);
-  std::string id(body.substr(pos, end == std::string_view::npos ? end : end - pos));
-  for (char& c : id) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return id;
+  return dns::to_lower(body.substr(pos, end == std::string_view::npos ? end : end - pos));
 }
 
 }  // namespace rdns::header

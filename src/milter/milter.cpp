@@ -26,6 +26,8 @@
 
 #include <fmt/format.h>
 
+#include "rdns/dns/name.h"
+
 namespace rdns::milter {
 namespace {
 
@@ -65,8 +67,7 @@ std::string macro(SMFICTX* ctx, const char* name) {
 std::string reply_text(std::string_view text) {
   std::string out;
   for (const char c : text.substr(0, 480)) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u >= 0x7f) {
+    if (!dns::is_ascii_printable(c)) {
       out += '?';
     } else if (c == '%') {
       out += "%%";

@@ -5,31 +5,19 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 
 #include <fmt/format.h>
 
+#include "rdns/dns/name.h"
 #include "rdns/header/auth_results.h"
 
 namespace rdns::session {
 namespace {
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && lower(a) == lower(b);
-}
-
-/// True for input no honest client sends: control characters, NUL, or absurd length.
+/// True for input no honest client sends: control characters, NUL, or absurd length. Note:
+/// bytes >= 0x80 are not hostile (a UTF-8 local-part, RFC 6531).
 bool hostile(std::string_view text, std::size_t max_length) {
-  return text.size() > max_length || std::any_of(text.begin(), text.end(), [](unsigned char c) {
-           return c < 0x20 || c == 0x7f;
-         });
+  return text.size() > max_length || dns::has_control(text);
 }
 
 std::string queue_or_noqueue(std::string_view queue_id) {
@@ -97,7 +85,7 @@ Response Session::connect(std::string_view hostname, std::optional<dns::IpAddres
   // Postfix passes "[192.0.2.7]" when the client has no name; log it as Postfix does.
   hostname_ = hostname.empty() || hostname.front() == '[' ? std::string("unknown")
                                                           : header::sanitize(hostname, 255);
-  mta_name_ = lower(header::sanitize(mta_name, 255));
+  mta_name_ = dns::to_lower(header::sanitize(mta_name, 255));
   local_addresses_ = std::move(local_addresses);
   authserv_id_ = !config.authserv_id.empty() ? config.authserv_id
                  : !mta_name.empty()         ? header::sanitize(mta_name, 255)
@@ -173,12 +161,12 @@ Response Session::rcpt(std::string_view recipient, std::string_view queue_id) {
 }
 
 void Session::header(std::string_view name, std::string_view value) {
-  if (!iequals(name, "Authentication-Results")) {
+  if (!dns::iequals(name, "Authentication-Results")) {
     return;
   }
   ++message_.auth_results_seen;
   // RFC 8601 §5: a field claiming to come from us but arriving from outside is forged.
-  if (header::auth_results_id(value) == lower(authserv_id_)) {
+  if (header::auth_results_id(value) == dns::to_lower(authserv_id_)) {
     message_.forged.push_back(message_.auth_results_seen);
   }
 }

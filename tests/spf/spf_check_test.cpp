@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "rdns/dns/spf_dns.h"
 #include "zone_resolver.h"
 
 namespace rdns::checks {
@@ -128,6 +129,64 @@ TEST_F(SpfCheckTest, HeloCheckable) {
   EXPECT_FALSE(spf_helo_checkable("192.0.2.1"));
   EXPECT_FALSE(spf_helo_checkable("mx..example.net"));
   EXPECT_FALSE(spf_helo_checkable("JUMPIN' JUPITER"));
+}
+
+// is_spf_domain (behind spf_helo_checkable) is built on dns::spf_queryable_name: one table
+// pins what each accepts, the names only a lookup target may be included.
+TEST(SpfNameSets, DomainIsAQueryableNameWithMoreRules) {
+  struct Row {
+    std::string name;
+    bool queryable;
+    bool domain;
+  };
+  const std::string l63(63, 'a');
+  const std::string l64(64, 'a');
+  // 253 octets: 63.63.63.61; one more is 254.
+  const std::string n253 = l63 + "." + l63 + "." + l63 + "." + std::string(61, 'b');
+  const std::vector<Row> rows{
+      {"example.com", true, true},
+      {"example.com.", true, true},
+      {"Mail.EXAMPLE.com", true, true},
+      {"xn--bcher-kva.example", true, true},
+      {"_spf.example.com", true, true},
+      {"a.b", true, true},
+      {"1.2.3.com", true, true},
+      {"a.12b", true, true},
+      {"%-~!.example", true, true},
+      {l63 + ".com", true, true},
+      {n253, true, true},
+      {n253 + ".", true, true},
+      // only a lookup target
+      {"single", true, false},
+      {"single.", true, false},
+      {"localhost", true, false},
+      {"192.0.2.1", true, false},
+      {"a.123", true, false},
+      {"[192.0.2.1]", true, false},
+      {"[IPv6:2001:db8::1]", true, false},
+      {"[x.example", true, false},
+      {"a b.example", true, false},
+      {" .example", true, false},
+      {"macro%percent  space.example.com", true, false},
+      // neither
+      {"", false, false},
+      {".", false, false},
+      {"..", false, false},
+      {"a..b", false, false},
+      {".example.com", false, false},
+      {"example.com..", false, false},
+      {l64 + ".com", false, false},
+      {n253 + "b", false, false},
+      {"caf\xc3\xa9.example", false, false},
+      {std::string("nul\0.example", 12), false, false},
+      {"tab\t.example", false, false},
+      {"del\x7f.example", false, false},
+      {"cr\r\n.example", false, false},
+  };
+  for (const auto& row : rows) {
+    EXPECT_EQ(dns::spf_queryable_name(row.name), row.queryable) << '"' << row.name << '"';
+    EXPECT_EQ(spf_helo_checkable(row.name), row.domain) << '"' << row.name << '"';
+  }
 }
 
 TEST_F(SpfCheckTest, NoRecordIsNone) {
