@@ -1,13 +1,19 @@
 // The RFC 7208 test suite (openspf.org, release 2014.04; BSD licence beside the YAML) through
 // the real check_spf. Each scenario's zonedata is served by a ZoneResolver that answers like the
-// suite's reference driver. The suite's path comes from RDNS_SPF_SUITE (set by meson).
+// suite's reference driver. The suite's path comes from RDNS_SPF_SUITE (set by meson). Each case is
+// its own test, SpfConformance/Rfc7208.Case/<scenario>_<name>.
 
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <memory>
+#include <optional>
+#include <ostream>
 #include <set>
 #include <sstream>
 #include <string>
@@ -35,7 +41,13 @@ struct Case {
   std::string mailfrom;
   std::set<std::string> results;
   std::optional<std::string> explanation;
+  std::shared_ptr<spftest::ZoneResolver> zone;  // the scenario's zonedata, shared by its cases
 };
+
+/// gtest names the case with this rather than dumping its bytes.
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.name << " (" << c.scenario << ")";
+}
 
 std::string scalar(const YAML::Node& node) {
   return node.IsDefined() ? node.as<std::string>() : "";
@@ -43,7 +55,7 @@ std::string scalar(const YAML::Node& node) {
 
 /// Loads one scenario's zonedata the way the reference driver does: SPF records are copied to
 /// TXT unless the name has a TXT entry of its own (TXT: NONE suppresses the copy).
-void load_zone(const YAML::Node& zonedata, spftest::ZoneResolver& zone) {
+void load_zone(const YAML::Node& zonedata, spftest::ZoneResolver& zone, std::string& error) {
   for (const auto& item : zonedata) {
     const std::string name = item.first.as<std::string>();
     zone.touch(name);
@@ -86,7 +98,7 @@ void load_zone(const YAML::Node& zonedata, spftest::ZoneResolver& zone) {
         } else if (type == "MX") {
           zone.mx(name, value[0].as<std::uint16_t>(), value[1].as<std::string>());
         } else {
-          FAIL() << "unknown record type " << type << " at " << name;
+          error += "unknown record type " + type + " at " + name + "\n";
         }
       }
     }
@@ -101,77 +113,127 @@ std::string suite_path() {
   return path != nullptr ? path : "";
 }
 
-TEST(SpfConformance, Rfc7208Suite) {
+/// Every case of the suite, read once when the tests are registered. Problems reading it end up
+/// in Suite::error, asserted by SpfConformance.Suite.
+struct Suite {
+  std::vector<Case> cases;
+  std::string error;
+};
+
+Suite load_suite() {
+  Suite suite;
   const std::string path = suite_path();
-  ASSERT_FALSE(path.empty()) << "RDNS_SPF_SUITE is not set; run this test through meson";
-  ASSERT_TRUE(std::filesystem::exists(path))
-      << "the RFC 7208 test suite is missing: " << path
-      << " (the shared/ directory must sit beside the repository)";
+  if (path.empty()) {
+    suite.error = "RDNS_SPF_SUITE is not set; run this test through meson";
+    return suite;
+  }
+  if (!std::filesystem::exists(path)) {
+    suite.error = "the RFC 7208 test suite is missing: " + path +
+                  " (the shared/ directory must sit beside the repository)";
+    return suite;
+  }
+  try {
+    for (const auto& doc : YAML::LoadAllFromFile(path)) {
+      auto zone = std::make_shared<spftest::ZoneResolver>();
+      load_zone(doc["zonedata"], *zone, suite.error);
+      const std::string scenario = scalar(doc["description"]);
+      for (const auto& item : doc["tests"]) {
+        Case c;
+        c.scenario = scenario;
+        c.name = item.first.as<std::string>();
+        const YAML::Node& t = item.second;
+        c.helo = scalar(t["helo"]);
+        c.host = scalar(t["host"]);
+        c.mailfrom = scalar(t["mailfrom"]);
+        if (t["result"].IsSequence()) {
+          for (const auto& r : t["result"]) c.results.insert(r.as<std::string>());
+        } else {
+          c.results.insert(t["result"].as<std::string>());
+        }
+        if (t["explanation"]) {
+          c.explanation = t["explanation"].as<std::string>();
+        }
+        c.zone = zone;
+        suite.cases.push_back(std::move(c));
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    suite.error += std::string("cannot read ") + path + ": " + e.what();
+  }
+  return suite;
+}
 
-  std::size_t passed = 0;
-  std::set<std::string> failed;
-  std::ostringstream report;
-  for (const auto& doc : YAML::LoadAllFromFile(path)) {
-    spftest::ZoneResolver zone;
-    load_zone(doc["zonedata"], zone);
-    const std::string scenario = scalar(doc["description"]);
-    for (const auto& item : doc["tests"]) {
-      Case c;
-      c.scenario = scenario;
-      c.name = item.first.as<std::string>();
-      const YAML::Node& t = item.second;
-      c.helo = scalar(t["helo"]);
-      c.host = scalar(t["host"]);
-      c.mailfrom = scalar(t["mailfrom"]);
-      if (t["result"].IsSequence()) {
-        for (const auto& r : t["result"]) c.results.insert(r.as<std::string>());
-      } else {
-        c.results.insert(t["result"].as<std::string>());
-      }
-      if (t["explanation"]) {
-        c.explanation = t["explanation"].as<std::string>();
-      }
+const Suite& suite() {
+  static const Suite loaded = load_suite();
+  return loaded;
+}
 
-      const auto client = dns::IpAddress::parse(c.host);
-      ASSERT_TRUE(client.has_value()) << c.name << ": bad host " << c.host;
-      SpfRequest request;
-      request.client = *client;
-      request.helo = c.helo;
-      request.mail_from = c.mailfrom;
-      request.identity = SpfIdentity::mailfrom;
-      const Spf spf = check_spf(zone, request);
-
-      const std::string result(to_string(spf.result));
-      bool ok = c.results.count(result) > 0;
-      std::string want_exp;
-      if (c.explanation) {
-        want_exp = *c.explanation == kDefaultExplanation ? "" : *c.explanation;
-        ok = ok && spf.explanation == want_exp;
-      }
-      if (ok) {
-        ++passed;
-        continue;
-      }
-      failed.insert(c.name);
-      report << "FAIL " << c.name << " (" << c.scenario << "): got " << result;
-      if (!spf.problem.empty()) report << " [" << spf.problem << "]";
-      report << ", want";
-      for (const auto& r : c.results) report << " " << r;
-      if (c.explanation) {
-        report << "; explanation got '" << spf.explanation << "' want '" << want_exp << "'";
-      }
-      report << (kKnownDeviations.count(c.name) > 0 ? " (known deviation)" : "") << "\n";
+/// "<scenario>_<test name>" with every run of other characters turned into one '_'.
+std::string case_name(const testing::TestParamInfo<Case>& info) {
+  std::string out;
+  for (const char ch : info.param.scenario + " " + info.param.name) {
+    if (std::isalnum(static_cast<unsigned char>(ch)) != 0) {
+      out += ch;
+    } else if (!out.empty() && out.back() != '_') {
+      out += '_';
     }
   }
-  const std::size_t total = passed + failed.size();
-  std::cout << report.str() << passed << " passed, " << failed.size() << " failed (of " << total
-            << ")\n";
-
-  EXPECT_EQ(total, 203U) << "the suite should hold 203 test cases";
-  std::set<std::string> expected;
-  for (const auto& [name, reason] : kKnownDeviations) expected.insert(name);
-  EXPECT_EQ(failed, expected) << "failures differ from the documented known deviations";
+  while (!out.empty() && out.back() == '_') out.pop_back();
+  return out;
 }
+
+TEST(SpfConformance, Suite) {
+  ASSERT_EQ(suite().error, "");
+  EXPECT_EQ(suite().cases.size(), 203U) << "the suite should hold 203 test cases";
+  for (const auto& [name, reason] : kKnownDeviations) {
+    EXPECT_TRUE(std::any_of(suite().cases.begin(), suite().cases.end(),
+                            [&name = name](const Case& c) { return c.name == name; }))
+        << "known deviation " << name << " is not a case of the suite";
+  }
+}
+
+class Rfc7208 : public testing::TestWithParam<Case> {};
+
+// A case listed in kKnownDeviations must fail and every other case must pass, so both a new
+// failure and a new pass fail a test and the list stays true.
+TEST_P(Rfc7208, Case) {
+  const Case& c = GetParam();
+  const auto client = dns::IpAddress::parse(c.host);
+  ASSERT_TRUE(client.has_value()) << c.name << ": bad host " << c.host;
+  SpfRequest request;
+  request.client = *client;
+  request.helo = c.helo;
+  request.mail_from = c.mailfrom;
+  request.identity = SpfIdentity::mailfrom;
+  const Spf spf = check_spf(*c.zone, request);
+
+  const std::string result(to_string(spf.result));
+  bool ok = c.results.count(result) > 0;
+  std::string want_exp;
+  if (c.explanation) {
+    want_exp = *c.explanation == kDefaultExplanation ? "" : *c.explanation;
+    ok = ok && spf.explanation == want_exp;
+  }
+  std::ostringstream report;
+  report << c.name << " (" << c.scenario << "): got " << result;
+  if (!spf.problem.empty()) report << " [" << spf.problem << "]";
+  report << ", want";
+  for (const auto& r : c.results) report << " " << r;
+  if (c.explanation) {
+    report << "; explanation got '" << spf.explanation << "' want '" << want_exp << "'";
+  }
+  const auto deviation = kKnownDeviations.find(c.name);
+  if (deviation == kKnownDeviations.end()) {
+    EXPECT_TRUE(ok) << report.str();
+  } else {
+    EXPECT_FALSE(ok) << report.str() << ": passes, but is listed as a known deviation ("
+                     << deviation->second << ")";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(SpfConformance, Rfc7208, testing::ValuesIn(suite().cases), case_name);
+// No cases when the suite cannot be read: SpfConformance.Suite then says why.
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Rfc7208);
 
 }  // namespace
 }  // namespace rdns::checks
