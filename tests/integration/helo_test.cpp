@@ -337,8 +337,9 @@ TEST(HeloTimeout, SilentServerIsTemperror) {
   EXPECT_EQ(h.reason, HeloReason::dns_error);
   EXPECT_THAT(h.evidence, Contains(answer_is("mail.hole.zz", RrType::a, Outcome::timeout)))
       << explain(h);
-  // The four queries run in parallel: one deadline, not four.
-  EXPECT_LT(elapsed, short_timeout + 500ms);
+  // The four queries run in parallel: one deadline, not four. One after the other they would take
+  // at least four deadlines; the slack below that absorbs a loaded CI machine.
+  EXPECT_LT(elapsed, 4 * short_timeout);
 }
 
 // ----- concurrency ---------------------------------------------------------------------------

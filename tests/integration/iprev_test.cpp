@@ -182,7 +182,8 @@ TEST(IprevTimeout, PtrTimeoutIsTemperror) {
   const auto elapsed = Clock::now() - started;
   EXPECT_EQ(r.result, IprevResult::temperror) << explain(r);
   EXPECT_EQ(r.reason, IprevReason::ptr_timeout);
-  EXPECT_LT(elapsed, short_timeout + 500ms);
+  // The outcome shows the deadline fired; the bound only catches a hang (generous for CI).
+  EXPECT_LT(elapsed, short_timeout + 5s);
 }
 
 TEST_F(IprevTest, SignedReverseAndForwardAreSecure) {

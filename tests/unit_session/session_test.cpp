@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <syslog.h>
 
+#include <atomic>
+#include <chrono>
 #include <mutex>
 #include <thread>
 
@@ -80,15 +82,23 @@ TEST_F(SessionTest, LookupsStartAtConnect) {
   ASSERT_EQ(resolver_->pending(), 1U);
   EXPECT_EQ(resolver_->pending_queries()[0].name, "7.2.0.192.in-addr.arpa");
   EXPECT_EQ(resolver_->pending_queries()[0].type, RrType::ptr);
-  // The answers arrive on another thread while the SMTP dialogue goes on.
-  std::thread answers([this] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    resolver_->release_all();
+  // The answers arrive on another thread while the SMTP dialogue goes on: it answers each query
+  // as it becomes pending (the PTR now, the forward lookup once the PTR is in) until rcpt is done.
+  std::atomic<bool> stop{false};
+  std::thread answers([this, &stop] {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!stop.load() && std::chrono::steady_clock::now() < deadline) {
+      if (!resolver_->release_first()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
   });
   // rcpt waits for the answers delivered on the other thread.
   EXPECT_EQ(session->mail("<a@b.example>", "", "Q"), proceed);
   EXPECT_EQ(session->rcpt("<u@example.org>", "Q"), proceed);
+  stop = true;
   answers.join();
+  EXPECT_EQ(resolver_->pending(), 0U);
   EXPECT_EQ(session->iprev()->result, checks::IprevResult::pass);
 }
 
