@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "dns_fixture.h"
+#include "testutil/dns_fixture.h"
 
 namespace rdns::cli {
 namespace {

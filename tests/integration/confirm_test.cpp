@@ -7,9 +7,9 @@
 
 #include <stdexcept>
 
-#include "dns_fixture.h"
 #include "rdns/checks/iprev.h"
 #include "rdns/dns/unbound_resolver.h"
+#include "testutil/dns_fixture.h"
 
 namespace rdns::checks {
 namespace {

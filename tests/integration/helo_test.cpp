@@ -17,10 +17,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "dns_fixture.h"
 #include "rdns/checks/helo.h"
 #include "rdns/checks/iprev.h"
 #include "rdns/dns/unbound_resolver.h"
+#include "testutil/dns_fixture.h"
 
 namespace rdns::checks {
 namespace {

@@ -11,9 +11,9 @@
 #include <stdexcept>
 #include <thread>
 
-#include "dns_fixture.h"
 #include "rdns/dns/answer.h"
 #include "rdns/dns/unbound_resolver.h"
+#include "testutil/dns_fixture.h"
 
 namespace rdns::dns {
 namespace {

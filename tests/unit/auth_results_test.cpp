@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "fake_resolver.h"
-#include "printers.h"
+#include "testutil/fake_resolver.h"
+#include "testutil/printers.h"
 
 namespace rdns::header {
 namespace {

@@ -10,8 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "fake_resolver.h"
 #include "rdns/cli/check.h"
+#include "testutil/fake_resolver.h"
 
 namespace rdns::cli {
 namespace {

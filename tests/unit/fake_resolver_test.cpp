@@ -1,6 +1,6 @@
 // Tests of the test double itself: later tests rely on each of these behaviours.
 
-#include "fake_resolver.h"
+#include "testutil/fake_resolver.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -8,7 +8,7 @@
 #include <atomic>
 #include <thread>
 
-#include "printers.h"
+#include "testutil/printers.h"
 
 namespace rdns::testutil {
 namespace {

@@ -9,7 +9,7 @@
 #include <array>
 #include <cstdint>
 
-#include "printers.h"
+#include "testutil/printers.h"
 
 namespace rdns::dns {
 namespace {

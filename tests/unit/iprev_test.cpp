@@ -16,8 +16,8 @@
 #include <thread>
 #include <vector>
 
-#include "fake_resolver.h"
-#include "printers.h"
+#include "testutil/fake_resolver.h"
+#include "testutil/printers.h"
 
 namespace rdns::checks {
 namespace {

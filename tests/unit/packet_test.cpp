@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "printers.h"
+#include "testutil/printers.h"
 
 namespace rdns::dns {
 namespace {

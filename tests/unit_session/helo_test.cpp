@@ -4,7 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "fake_resolver.h"
+#include "testutil/fake_resolver.h"
 
 namespace rdns::checks {
 namespace {

@@ -10,8 +10,8 @@
 #include <mutex>
 #include <thread>
 
-#include "fake_resolver.h"
 #include "rdns/header/auth_results.h"
+#include "testutil/fake_resolver.h"
 
 namespace rdns::session {
 namespace {

@@ -1,4 +1,4 @@
-#include "dns_fixture.h"
+#include "testutil/dns_fixture.h"
 
 #include <fcntl.h>
 #include <poll.h>

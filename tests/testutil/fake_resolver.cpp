@@ -1,4 +1,4 @@
-#include "fake_resolver.h"
+#include "testutil/fake_resolver.h"
 
 #include <algorithm>
 #include <cstdio>
