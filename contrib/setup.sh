@@ -15,7 +15,7 @@ shift || true
 
 # Build, run and test dependencies (Debian 12 package names); the last line is for the
 # package test (tests/package/check-deb.sh).
-packages="build-essential g++ clang meson ninja-build pkg-config python3 clang-format
+packages="build-essential g++ clang meson ninja-build pkg-config python3 clang-format clang-tidy
   libmilter-dev libunbound-dev libevent-dev nettle-dev libldns-dev libspf2-dev
   libboost-program-options-dev libfmt-dev nlohmann-json3-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev googletest dns-root-data

@@ -101,8 +101,8 @@ bool is_private_name(std::string_view domain) {
       "local",    "localhost", "localdomain", "invalid",     "test",        "example",
       "internal", "lan",       "home",        "corp",        "intranet",    "private",
       "onion",    "alt",       "home.arpa",   "example.com", "example.net", "example.org"};
-  return std::any_of(suffixes.begin(), suffixes.end(), [domain](std::string_view suffix) {
-    return dns::at_or_below(domain, suffix);
+  return std::any_of(suffixes.begin(), suffixes.end(), [name = domain](std::string_view suffix) {
+    return dns::at_or_below(name, suffix);
   });
 }
 

@@ -121,6 +121,7 @@ class IprevRun : public std::enable_shared_from_this<IprevRun> {
         pending_ = negative.size();
         const auto type = client_.is_v4() ? RrType::a : RrType::aaaa;
         std::vector<std::string> names;
+        names.reserve(negative.size());
         for (const auto i : negative) names.push_back(names_[i]);
         lock.unlock();
         for (std::size_t k = 0; k < negative.size(); ++k) {
@@ -204,37 +205,50 @@ std::vector<std::string> ptr_names_to_confirm(const Answer& ptr, std::size_t max
   return names;
 }
 
-Iprev decide_iprev(const IpAddress& client, const Answer& ptr, const std::vector<Answer>& forward) {
-  Iprev result;
-  result.client = client.unmapped();
-  result.dnssec = ptr.security;
+namespace {
+
+/// Sets `result` when the PTR answer alone decides (no PTR, a failed or bogus lookup, an
+/// unconfirmed negative answer) and returns true; false when the PTR names need confirming.
+bool decided_by_ptr(const Answer& ptr, Iprev& result) {
   if (ptr.confirmed && ptr.temporary_failure()) {
     // The first answer was negative; its re-check failed: neither fail nor pass is proven.
     result.result = IprevResult::temperror;
     result.reason = IprevReason::unconfirmed;
     result.dnssec = ptr.outcome == Outcome::bogus ? Security::bogus : ptr.security;
-    return result;
+    return true;
   }
   switch (ptr.outcome) {
     case Outcome::nxdomain:
     case Outcome::nodata:
       result.result = IprevResult::fail;
       result.reason = IprevReason::no_ptr;
-      return result;
+      return true;
     case Outcome::servfail:
       result.result = IprevResult::temperror;
       result.reason = IprevReason::ptr_servfail;
-      return result;
+      return true;
     case Outcome::timeout:
       result.result = IprevResult::temperror;
       result.reason = IprevReason::ptr_timeout;
-      return result;
+      return true;
     case Outcome::bogus:
       result.result = IprevResult::temperror;
       result.reason = IprevReason::ptr_bogus;
       result.dnssec = Security::bogus;
-      return result;
+      return true;
     case Outcome::ok: break;
+  }
+  return false;
+}
+
+}  // namespace
+
+Iprev decide_iprev(const IpAddress& client, const Answer& ptr, const std::vector<Answer>& forward) {
+  Iprev result;
+  result.client = client.unmapped();
+  result.dnssec = ptr.security;
+  if (decided_by_ptr(ptr, result)) {
+    return result;
   }
   result.ptr = all_names(ptr);
   // Note: the limit is applied by the caller that looked the names up; here every usable

@@ -325,7 +325,8 @@ class Evaluation {
   std::vector<std::string> steps_;  // what --check shows: each record and term, indented
 
   void step(unsigned depth, std::string line) {
-    if (steps_.size() < 200) steps_.push_back(std::string(2 * depth, ' ') + std::move(line));
+    if (steps_.size() < 200)
+      steps_.push_back(std::string(std::size_t{2} * depth, ' ') + std::move(line));
   }
   std::optional<std::vector<std::string>> validated_;
 };

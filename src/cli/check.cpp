@@ -80,7 +80,7 @@ Report run_check(dns::Resolver& resolver, const config::Config& config, const dn
   report.spf = session.spf_results();
   const auto edits = session.end_of_message("");
   for (const auto& [name, body] : edits.insert) {
-    report.headers.push_back(name + ":" + body);
+    report.headers.push_back(fmt::format("{}:{}", name, body));
   }
   return report;
 }

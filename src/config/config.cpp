@@ -1,10 +1,11 @@
 #include "rdns/config/config.h"
 
+#include "rdns/dns/name.h"
+
 #include <fmt/format.h>
 #include <boost/program_options.hpp>
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <filesystem>
@@ -151,14 +152,6 @@ po::options_description all_options() {
   return all;
 }
 
-/// Lower-cases ASCII letters only, whatever the locale.
-std::string ascii_lower(std::string text) {
-  for (char& c : text) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return text;
-}
-
 /// Reads option values and says where each came from, for error messages.
 class Reader {
  public:
@@ -177,12 +170,12 @@ class Reader {
   }
 
   [[nodiscard]] std::string where(const std::string& key) const {
-    return from_file_.count(key) > 0 ? file_ : "command line";
+    return from_file_.contains(key) ? file_ : "command line";
   }
 
   void boolean(const std::string& key, bool& out) const {
     if (!has(key)) return;
-    const std::string v = ascii_lower(text(key));
+    const std::string v = dns::to_lower(text(key));
     if (v == "yes" || v == "true" || v == "on" || v == "1") {
       out = true;
     } else if (v == "no" || v == "false" || v == "off" || v == "0") {
@@ -214,7 +207,7 @@ std::vector<std::string> split_list(std::string_view text) {
   std::vector<std::string> items;
   std::string item;
   for (const char c : text) {
-    if (c == ',' || std::isspace(static_cast<unsigned char>(c)) != 0) {
+    if (c == ',' || dns::is_ascii_space(c)) {
       if (!item.empty()) items.push_back(std::move(item));
       item.clear();
     } else {
@@ -233,13 +226,13 @@ policy::Reply parse_reply(const Reader& reader, const std::string& key) {
   std::getline(in >> std::ws, reply.text);
   const bool code_ok = reply.code.size() == 3 && (reply.code[0] == '4' || reply.code[0] == '5') &&
                        std::all_of(reply.code.begin(), reply.code.end(),
-                                   [](unsigned char c) { return std::isdigit(c) != 0; });
+                                   [](char c) { return dns::is_ascii_digit(c); });
   int dots = 0;
   bool enhanced_ok = !reply.enhanced.empty() && reply.enhanced[0] == reply.code[0];
   for (const char c : reply.enhanced) {
     if (c == '.') {
       ++dots;
-    } else if (std::isdigit(static_cast<unsigned char>(c)) == 0) {
+    } else if (!dns::is_ascii_digit(c)) {
       enhanced_ok = false;
     }
   }
@@ -374,7 +367,7 @@ void apply_exemptions(const Reader& reader, Config& config) {
   if (reader.has("exempt-recipients")) {
     exemptions.recipients.clear();
     for (const auto& item : split_list(reader.text("exempt-recipients"))) {
-      exemptions.recipients.push_back(ascii_lower(item));
+      exemptions.recipients.push_back(dns::to_lower(item));
     }
   }
   if (reader.has("allow-address-file")) {
@@ -404,8 +397,8 @@ void apply_policy(const Reader& reader, Config& config) {
   apply_exemptions(reader, config);
   if (reader.has("authserv-id")) {
     const auto v = reader.text("authserv-id");
-    const bool ok = !v.empty() && std::all_of(v.begin(), v.end(), [](unsigned char c) {
-      return std::isalnum(c) != 0 || c == '.' || c == '-' || c == '_';
+    const bool ok = !v.empty() && std::all_of(v.begin(), v.end(), [](char c) {
+      return dns::is_ascii_alnum(c) || c == '.' || c == '-' || c == '_';
     });
     if (!ok) reader.fail("authserv-id", v, "expected a host name such as mx.example.org");
     config.authserv_id = v;
@@ -580,7 +573,7 @@ Invocation parse_arguments(const std::vector<std::string>& args, Purpose purpose
 Invocation parse_command_line(int argc, const char* const argv[]) {
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) {
-    args.emplace_back(argv[i]);  // NOLINT(cppcoreguidelines-pro-bounds-pointer-arithmetic)
+    args.emplace_back(argv[i]);
   }
   return parse_arguments(args);
 }

@@ -1,5 +1,7 @@
 #include "rdns/dns/packet.h"
 
+#include "rdns/dns/name.h"
+
 #include <ldns/ldns.h>
 
 #include <algorithm>
@@ -41,7 +43,7 @@ std::string dname_to_string(const ldns_rdf* rdf) {
       if (c == '.' || c == '\\') {
         name += '\\';
         name += static_cast<char>(c);
-      } else if (c <= 0x20 || c >= 0x7f) {
+      } else if (!is_ascii_visible(static_cast<char>(c))) {
         name += fmt::format("\\{:03d}", c);
       } else {
         name += static_cast<char>(c);

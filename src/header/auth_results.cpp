@@ -51,7 +51,7 @@ std::string sanitize(std::string_view value, std::size_t max_length) {
 }
 
 std::string value_or_quoted(std::string_view value) {
-  const std::string clean = sanitize(value);
+  std::string clean = sanitize(value);
   // Note: strictly RFC 2045 tokens; an IPv6 address or local@domain gets quotes, which every
   // RFC 8601 parser accepts.
   if (!clean.empty() && std::all_of(clean.begin(), clean.end(), is_token_char)) {

@@ -152,6 +152,7 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
   return SMFIS_CONTINUE;
 }
 
+// NOLINTNEXTLINE(readability-non-const-parameter): libmilter's callback signature
 sfsistat on_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* address) {
   return guarded(ctx, "connect", [&] {
     take_session(ctx).reset();  // a re-used context
@@ -167,6 +168,7 @@ sfsistat on_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* address) {
   });
 }
 
+// NOLINTNEXTLINE(readability-non-const-parameter): libmilter's callback signature
 sfsistat on_helo(SMFICTX* ctx, char* name) {
   return guarded(ctx, "helo", [&] {
     auto* session = session_of(ctx);
@@ -194,6 +196,7 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
   });
 }
 
+// NOLINTNEXTLINE(readability-non-const-parameter): libmilter's callback signature
 sfsistat on_header(SMFICTX* ctx, char* name, char* value) {
   return guarded(ctx, "header", [&] {
     if (auto* session = session_of(ctx); session != nullptr) {
@@ -211,10 +214,11 @@ sfsistat on_eom(SMFICTX* ctx) {
     for (const int index : edits.delete_auth_results) {
       smfi_chgheader(ctx, const_cast<char*>("Authentication-Results"), index, nullptr);
     }
-    for (auto it = edits.insert.rbegin(); it != edits.insert.rend(); ++it) {
-      auto name = it->first;
+    for (std::size_t i = edits.insert.size(); i-- > 0;) {  // last first: each goes in at 0
+      auto name = edits.insert[i].first;
+      const auto& body = edits.insert[i].second;
       // Without SMFIP_HDR_LEADSPC the MTA puts the space after the colon itself.
-      auto value = it->second.starts_with(' ') ? it->second.substr(1) : it->second;
+      auto value = body.starts_with(' ') ? body.substr(1) : body;
       if (smfi_insheader(ctx, 0, name.data(), value.data()) != MI_SUCCESS) {
         throw std::runtime_error("smfi_insheader refused the " + name + " field");
       }
@@ -335,7 +339,7 @@ void setup(const Options& opts) {
   if (smfi_register(desc) != MI_SUCCESS) {
     throw std::runtime_error("smfi_register failed");
   }
-  if (smfi_opensocket(1) != MI_SUCCESS) {
+  if (smfi_opensocket(true) != MI_SUCCESS) {
     throw std::runtime_error(fmt::format(
         "socket {}: cannot listen (in use, or no permission on its directory)", options.socket));
   }
@@ -361,6 +365,8 @@ void stop() {
 // the reserve of the soft limit, or one that could not be accepted (EMFILE, ENFILE), is closed
 // at once, so the MTA applies its milter_default_action (Postfix: tempfail, 451) instead of
 // waiting for an answer that never comes; libmilter's listener goes on after ECONNABORTED.
+// Note: glibc declares it with reserved names (__fd, ...) that ours cannot match.
+// NOLINTNEXTLINE(readability-inconsistent-declaration-parameter-name)
 extern "C" int accept(int fd, sockaddr* address, socklen_t* length) {
   using rdns::milter::AcceptFn;
   static const auto real = reinterpret_cast<AcceptFn>(dlsym(RTLD_NEXT, "accept"));
@@ -389,6 +395,8 @@ extern "C" int accept(int fd, sockaddr* address, socklen_t* length) {
 // wait for any of those signals blocks every signal in the calling thread and parks it for
 // good, so the daemon's own handler is their only consumer. smfi_stop() does not need that
 // thread.
+// Note: glibc declares it with reserved names (__fd, ...) that ours cannot match.
+// NOLINTNEXTLINE(readability-inconsistent-declaration-parameter-name)
 extern "C" int sigwait(const sigset_t* set, int* signo) {
   using SigwaitFn = int (*)(const sigset_t*, int*);
   if (sigismember(set, SIGHUP) == 1 || sigismember(set, SIGTERM) == 1 ||

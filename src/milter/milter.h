@@ -15,7 +15,7 @@ struct Options {
 };
 
 /// Registers the filter and opens the socket; throws std::runtime_error naming the problem.
-void setup(const Options& options);
+void setup(const Options& opts);
 
 /// Runs libmilter's main loop until stop(); returns its status (MI_SUCCESS is 0).
 int run();

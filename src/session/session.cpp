@@ -150,7 +150,7 @@ Response Session::rcpt(std::string_view recipient, std::string_view queue_id) {
     return {};
   }
   const auto& decided = verdict(queue_id, config::Stage::rcpt);
-  const auto response = apply(decided);
+  auto response = apply(decided);
   if (response.kind != Response::Kind::proceed &&
       policy::recipient_exempt(runtime_.config->policy.exemptions, recipient)) {
     log(LOG_INFO, fmt::format("{} recipient {} exempt from action={}", client_tag(queue_id),
@@ -354,7 +354,7 @@ const policy::Verdict& Session::verdict(std::string_view queue_id,
   return *slot;
 }
 
-Response Session::apply(const policy::Verdict& verdict) const {
+Response Session::apply(const policy::Verdict& verdict) {
   switch (verdict.action) {
     case policy::Action::reject: return {Response::Kind::reject, verdict.reply};
     case policy::Action::tempfail: return {Response::Kind::tempfail, verdict.reply};

@@ -22,6 +22,8 @@ using Labels = std::vector<std::string_view>;
 static_assert(ascii_lower('A') == 'a' && ascii_lower('Z') == 'z' && ascii_lower('a') == 'a');
 static_assert(ascii_lower('@') == '@' && ascii_lower('[') == '[');  // the neighbours of A-Z
 static_assert(is_ascii_control('\0') && is_ascii_control('\t') && is_ascii_control('\x7f'));
+static_assert(is_ascii_space(' ') && is_ascii_space('\t') && is_ascii_space('\r'));
+static_assert(!is_ascii_space('\b') && !is_ascii_space('\x0e') && !is_ascii_space('\xa0'));
 static_assert(!is_ascii_control(' ') && !is_ascii_control('\x80') && !is_ascii_control('\xff'));
 
 // ---- one byte at a time --------------------------------------------------------------------
@@ -39,6 +41,9 @@ void expect_ascii_rules_for_every_byte() {
     EXPECT_EQ(is_ascii_printable(c), b >= 0x20 && b <= 0x7e) << "byte " << b;
     EXPECT_EQ(is_ascii_visible(c), b >= 0x21 && b <= 0x7e) << "byte " << b;
     EXPECT_EQ(is_ascii_digit(c), b >= '0' && b <= '9') << "byte " << b;
+    EXPECT_EQ(is_ascii_space(c),
+              b == ' ' || b == '\t' || b == '\n' || b == '\v' || b == '\f' || b == '\r')
+        << "byte " << b;
     EXPECT_EQ(is_ascii_alpha(c), upper || (b >= 'a' && b <= 'z')) << "byte " << b;
     EXPECT_EQ(has_control(one), b < 0x20 || b == 0x7f) << "byte " << b;
     EXPECT_EQ(printable_ascii(one, 10), b >= 0x20 && b <= 0x7e ? one : "?") << "byte " << b;

@@ -26,6 +26,11 @@ namespace rdns::dns {
 [[nodiscard]] constexpr bool is_ascii_alnum(char c) noexcept {
   return is_ascii_alpha(c) || is_ascii_digit(c);
 }
+/// ASCII white space as `std::isspace` sees it in the C locale: ' ', '\t', '\n', '\v', '\f',
+/// '\r'.
+[[nodiscard]] constexpr bool is_ascii_space(char c) noexcept {
+  return c == ' ' || (c >= '\t' && c <= '\r');
+}
 /// An ASCII control: 0x00-0x1f (CR, LF, NUL, TAB, ESC, ...) and DEL. Bytes >= 0x80 are not.
 [[nodiscard]] constexpr bool is_ascii_control(char c) noexcept {
   const auto u = static_cast<unsigned char>(c);

@@ -104,7 +104,7 @@ class Session {
   const policy::Verdict& verdict(std::string_view queue_id, std::optional<config::Stage> stage);
   /// "NOQUEUE: client=host[192.0.2.7]", the start of every log line about this client.
   [[nodiscard]] std::string client_tag(std::string_view queue_id) const;
-  Response apply(const policy::Verdict& verdict) const;
+  [[nodiscard]] static Response apply(const policy::Verdict& verdict);
   void log(int priority, const std::string& line) const;
 
   Runtime runtime_;
