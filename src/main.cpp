@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -24,10 +25,12 @@
 
 #include <fmt/format.h>
 
+#include "daemon/process.h"
 #include "milter/milter.h"
 #include "rdns/cli/check.h"
 #include "rdns/config/config.h"
 #include "rdns/dns/unbound_resolver.h"
+#include "rdns/dns/versions.h"
 #include "rdns_version.h"
 
 namespace {
@@ -111,6 +114,23 @@ class RuntimeHolder {
   rdns::session::Runtime runtime_;
 };
 
+/// Logs the settings a reload cannot apply (the socket and the process's identity).
+void warn_restart_only(const rdns::config::Config& fresh, const rdns::config::Config& current) {
+  const auto now = rdns::config::settings_of(fresh);
+  const auto before = rdns::config::settings_of(current);
+  for (std::size_t i = 0; i < std::min(now.size(), before.size()); ++i) {
+    const auto& name = now[i].name;
+    if (name != "socket" && name != "user" && name != "group" && name != "socket-mode" &&
+        name != "socket-group" && name != "pid-file") {
+      continue;
+    }
+    if (now[i].value != before[i].value) {
+      log_line(LOG_WARNING, fmt::format("{} changed to '{}': takes effect only after a restart",
+                                        name, now[i].value));
+    }
+  }
+}
+
 void reload(const rdns::config::Invocation& invocation, RuntimeHolder& holder) {
   const auto current = holder.get();
   rdns::config::Config fresh;
@@ -132,10 +152,7 @@ void reload(const rdns::config::Invocation& invocation, RuntimeHolder& holder) {
       return;
     }
   }
-  if (fresh.socket != current.config->socket) {
-    log_line(LOG_WARNING,
-             fmt::format("socket changed to {}: takes effect only after a restart", fresh.socket));
-  }
+  warn_restart_only(fresh, *current.config);
   for (const auto& warning : fresh.warnings) log_line(LOG_WARNING, warning);
   const auto file =
       fresh.config_file.empty() ? std::string("built-in defaults") : fresh.config_file;
@@ -252,36 +269,122 @@ int serve(const rdns::config::Invocation& invocation, RuntimeHolder& holder, int
     const auto pending = read_signals(signals);
     if (pending.stop != 0) {
       log_line(LOG_NOTICE, fmt::format("stopping on signal {}", pending.stop));
+      rdns::daemon::notify("STOPPING=1");
       // Note: smfi_stop() waits for a mutex libmilter's listener holds through its 5-second
       // poll; ask from another thread and give open connections a moment, not five seconds.
       std::thread(rdns::milter::stop).detach();
       milter_done.wait_for(std::chrono::milliseconds(300));
       return 0;
     }
-    if (pending.reload) reload(invocation, holder);
+    if (pending.reload) {
+      rdns::daemon::notify("RELOADING=1\n" + rdns::daemon::monotonic_usec());
+      reload(invocation, holder);
+      rdns::daemon::notify("READY=1");
+    }
   }
 }
 
-[[noreturn]] void finish(const rdns::config::Config& config, int status) {
-  if (config.socket.rfind("unix:", 0) == 0 || config.socket.rfind("local:", 0) == 0) {
-    unlink(config.socket.substr(config.socket.find(':') + 1).c_str());
+/// What the daemon removes when it stops: its socket (only the very file it bound, so never
+/// another instance's) and its pid file.
+struct Leftovers {
+  std::optional<std::string> socket_path;
+  dev_t socket_device = 0;
+  ino_t socket_inode = 0;
+  std::unique_ptr<rdns::daemon::PidFile> pid_file;
+
+  /// Remembers the socket file just bound.
+  void bound(const std::string& socket) {
+    socket_path = rdns::daemon::unix_socket_path(socket);
+    struct stat st {};
+    if (socket_path && stat(socket_path->c_str(), &st) == 0) {
+      socket_device = st.st_dev;
+      socket_inode = st.st_ino;
+    } else {
+      socket_path.reset();
+    }
   }
+
+  void remove() {
+    struct stat st {};
+    if (socket_path && stat(socket_path->c_str(), &st) == 0 && st.st_dev == socket_device &&
+        st.st_ino == socket_inode) {
+      unlink(socket_path->c_str());
+    }
+    if (pid_file) pid_file->remove();
+  }
+};
+
+[[noreturn]] void finish(Leftovers& leftovers, int status) {
+  leftovers.remove();
   closelog();
   std::fflush(nullptr);
   // Connections still open are dropped; the MTA applies its milter_default_action to them.
   _exit(status);
 }
 
+/// Logs a start-up refusal; before the daemon detaches, also on stderr unless syslog copies it
+/// there already.
+int refuse_start(const std::string& message, bool to_stderr) {
+  log_line(LOG_ERR, "cannot start: " + message);
+  if (to_stderr) std::cerr << "rdns-milter: cannot start: " << message << "\n";
+  return exit_usage;
+}
+
+/// The checks before the daemon detaches: whom to run as, the pid file's lock and an existing
+/// unix socket (in use: refuse; stale: removed). Throws StartError.
+rdns::daemon::Identity prepare_start(const rdns::config::Config& config, Leftovers& leftovers) {
+  auto identity = rdns::daemon::target_identity(config.user, config.group);
+  if (!config.pid_file.empty()) {
+    leftovers.pid_file = std::make_unique<rdns::daemon::PidFile>(config.pid_file);
+  }
+  if (const auto path = rdns::daemon::unix_socket_path(config.socket)) {
+    const auto note = rdns::daemon::clear_stale_socket(*path, config.pid_file);
+    if (!note.empty()) log_line(LOG_NOTICE, note);
+  }
+  return identity;
+}
+
+/// Opens the milter socket (a unix one with socket-mode and socket-group), then switches to
+/// the configured user. Throws.
+void open_socket_and_switch(const rdns::config::Config& config,
+                            const rdns::daemon::Identity& identity,
+                            const std::unique_ptr<RuntimeHolder>& holder, Leftovers& leftovers) {
+  // Note: created 0600 so that the socket is never more open than socket-mode says.
+  const mode_t saved_umask = umask(0177);
+  try {
+    rdns::milter::setup({config.socket, [&holder] { return holder->get(); }, log_line});
+  } catch (...) {
+    umask(saved_umask);
+    throw;
+  }
+  umask(saved_umask);
+  leftovers.bound(config.socket);
+  if (leftovers.socket_path) {
+    rdns::daemon::set_socket_access(*leftovers.socket_path, config.socket_mode,
+                                    config.socket_group, identity);
+  }
+  rdns::daemon::drop_privileges(identity);
+}
+
 int run_daemon(const rdns::config::Invocation& invocation) {
   const auto& config = invocation.config;
   // Note: under systemd (JOURNAL_STREAM set) stderr already goes to the journal, which also
   // reads syslog: copying each line to stderr would log every event twice.
-  const bool copy_to_stderr = config.foreground && std::getenv("JOURNAL_STREAM") == nullptr;
+  const bool under_journal = std::getenv("JOURNAL_STREAM") != nullptr;
+  const bool copy_to_stderr = config.foreground && !under_journal;
   openlog("rdns-milter", LOG_PID | (copy_to_stderr ? LOG_PERROR : 0), LOG_MAIL);
+  Leftovers leftovers;
+  rdns::daemon::Identity identity;
+  try {
+    identity = prepare_start(config, leftovers);
+  } catch (const rdns::daemon::StartError& e) {
+    return refuse_start(e.what(), !copy_to_stderr && !under_journal);
+  }
   if (!config.foreground && daemon(0, 0) != 0) {
     std::perror("rdns-milter: daemon");
     return exit_failure;
   }
+  if (leftovers.pid_file) leftovers.pid_file->write_pid();
   raise_descriptor_limit();
   // Signals: blocked while the threads start (they inherit the mask), then handled here
   // through the self-pipe. libmilter's own signal thread never takes one (see the sigwait()
@@ -295,24 +398,52 @@ int run_daemon(const rdns::config::Invocation& invocation) {
   pthread_sigmask(SIG_BLOCK, &handled, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  auto holder = start_runtime(config);
-  if (!holder) return exit_usage;
-  for (const auto& warning : config.warnings) log_line(LOG_WARNING, warning);
+  std::unique_ptr<RuntimeHolder> holder;
   try {
-    rdns::milter::setup({config.socket, [&holder] { return holder->get(); }, log_line});
+    open_socket_and_switch(config, identity, holder, leftovers);
   } catch (const std::exception& e) {
     log_line(LOG_ERR, fmt::format("cannot start: {}", e.what()));
-    return exit_usage;
+    finish(leftovers, exit_usage);
   }
+  // The resolver starts as the unprivileged user: it reads its files with that user's rights.
+  holder = start_runtime(config);
+  if (!holder) finish(leftovers, exit_usage);
+  for (const auto& warning : config.warnings) log_line(LOG_WARNING, warning);
   std::promise<int> finished;
   auto milter_done = finished.get_future();
   std::thread([&finished] { finished.set_value(rdns::milter::run()); }).detach();
 
   install_signal_handlers();
   log_line(LOG_NOTICE,
-           fmt::format("rdns-milter {} listening on {} ({})", RDNS_VERSION, config.socket,
-                       config.config_file.empty() ? "built-in defaults" : config.config_file));
-  finish(config, serve(invocation, *holder, signals.read_end.get(), milter_done));
+           fmt::format("rdns-milter {} listening on {} ({}){}", RDNS_VERSION, config.socket,
+                       config.config_file.empty() ? "built-in defaults" : config.config_file,
+                       identity.change ? fmt::format(" as user {}", identity.user) : ""));
+  rdns::daemon::notify(fmt::format("READY=1\nSTATUS=listening on {}\nMAINPID={}",
+                                   config.socket, getpid()));
+  finish(leftovers, serve(invocation, *holder, signals.read_end.get(), milter_done));
+}
+
+/// --version: ours on the first line (scripts read it), then the libraries' as run.
+void print_version() {
+  std::cout << "rdns-milter " << RDNS_VERSION << "\n";
+  std::cout << "libmilter " << rdns::milter::library_version() << "\n";
+  for (const auto& [name, version] : rdns::dns::library_versions()) {
+    std::cout << name << " " << version << "\n";
+  }
+}
+
+/// --config-test: the configuration parsed, checked and printed (what differs from the
+/// defaults, or all of it).
+int run_config_test(const rdns::config::Invocation& invocation) {
+  for (const auto& warning : invocation.config.warnings) {
+    std::cerr << "rdns-milter: warning: " << warning << "\n";
+  }
+  std::cout << rdns::config::describe_settings(invocation.config, invocation.all_settings);
+  std::cerr << "rdns-milter: configuration "
+            << (invocation.config.config_file.empty() ? std::string("(built-in defaults)")
+                                                      : invocation.config.config_file)
+            << " is valid\n";
+  return 0;
 }
 
 }  // namespace
@@ -329,7 +460,7 @@ int main(int argc, char* argv[]) {
     switch (invocation.mode) {
       case rdns::config::Invocation::Mode::help: std::cout << invocation.help_text; return 0;
       case rdns::config::Invocation::Mode::version:
-        std::cout << "rdns-milter " << RDNS_VERSION << "\n";
+        print_version();
         return 0;
       case rdns::config::Invocation::Mode::check:
         for (const auto& warning : invocation.config.warnings) {
@@ -337,6 +468,7 @@ int main(int argc, char* argv[]) {
         }
         return run_check(invocation);
       case rdns::config::Invocation::Mode::run: return run_daemon(invocation);
+      case rdns::config::Invocation::Mode::config_test: return run_config_test(invocation);
     }
   } catch (const std::runtime_error& e) {
     // Resolver start-up problems (unreadable unbound-config, bad forwarder, trust anchor).

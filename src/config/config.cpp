@@ -5,11 +5,17 @@
 #include <fmt/format.h>
 #include <boost/program_options.hpp>
 
+#include <grp.h>
+#include <pwd.h>
+#include <sys/un.h>
+
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -78,23 +84,42 @@ void flag_option(po::options_description& group, const char* name, const char* h
                       help);
 }
 
+/// The options that belong on the command line only (never in the config file).
+const std::set<std::string, std::less<>> command_line_only = {
+    "help", "version", "config", "config-test", "all", "check", "helo", "mail-from", "json"};
+
 po::options_description describe_options() {
-  po::options_description general("General");
+  po::options_description general("General (command line only)");
   general.add_options()("help,h", "print this help and exit");
-  general.add_options()("version", "print the version and exit");
+  general.add_options()("version", "print the version and those of the libraries, and exit");
   general.add_options()("config,c", po::value<std::string>()->value_name("FILE"),
                         "configuration file (default /etc/rdns-milter/rdns-milter.conf when it "
                         "exists)");
+  general.add_options()("config-test,n",
+                        "check the configuration file and the command line, print the settings "
+                        "that differ from the defaults, exit 0 (2 on an error)");
+  general.add_options()("all", "with --config-test: print every setting");
   value_option(general, "check", "IP",
                "check one client address, print the evidence, the verdict and the fix, exit");
   value_option(general, "helo", "NAME", "with --check: the HELO/EHLO name to check as well");
   value_option(general, "mail-from", "ADDR",
                "with --check: the MAIL FROM address for SPF (empty: the null sender)");
   general.add_options()("json", "with --check: print JSON");
-  value_option(general, "socket", "SPEC",
-               "milter socket: unix:/path or inet:PORT@HOST (default inet:8894@127.0.0.1)");
-  flag_option(general, "foreground", "stay in the foreground and log to stderr too");
 
+  po::options_description daemon("Daemon");
+  value_option(daemon, "socket", "SPEC",
+               "milter socket: unix:/path, inet:PORT@HOST or inet6:PORT@HOST (default "
+               "inet:8894@127.0.0.1)");
+  flag_option(daemon, "foreground", "stay in the foreground and log to stderr too (default no)");
+  value_option(daemon, "user", "NAME",
+               "started as root: switch to this user once the socket is open (root only when "
+               "set to root)");
+  value_option(daemon, "group", "NAME", "with user: this group (default the user's group)");
+  value_option(daemon, "socket-mode", "MODE", "permissions of a unix socket (default 0660)");
+  value_option(daemon, "socket-group", "NAME",
+               "group of a unix socket, e.g. postfix (default the daemon's group)");
+  value_option(daemon, "pid-file", "FILE",
+               "write and lock this pid file; a second instance refuses to start (default none)");
   po::options_description resolver("Resolver");
   value_option(resolver, "unbound-config", "FILE",
                "an unbound.conf for libunbound (stub zones, forward zones, trust anchors)");
@@ -112,8 +137,8 @@ po::options_description describe_options() {
               "(default yes)");
 
   po::options_description actions(
-      "Actions: reject|tempfail|tag|ignore; each NAME also has NAME-reply = \"CODE X.Y.Z "
-      "text\" with %{ip}, %{ptr}, %{helo}, %{reason}");
+      "Actions: reject|tempfail|tag|ignore; each NAME has a NAME-reply = CODE X.Y.Z text, with "
+      "%{ip}, %{ptr}, %{helo}, %{reason}, ...");
   for (const auto& option : rule_options) {
     value_option(actions, option.name, "ACTION", option.help);
   }
@@ -136,31 +161,38 @@ po::options_description describe_options() {
                "authserv-id of Authentication-Results (default: the MTA's j macro, else host "
                "name)");
 
-  po::options_description all;
-  all.add(general).add(resolver).add(actions).add(pol);
-  return all;
-}
-
-/// Every option, including the NAME-reply ones --help does not list one by one.
-po::options_description all_options() {
-  auto all = describe_options();
-  po::options_description replies;
+  po::options_description replies("Replies");
   for (const auto& option : rule_options) {
-    value_option(replies, std::string(option.name) + "-reply", "REPLY", "");
+    const std::string help = fmt::format("SMTP reply for {}", option.name);
+    value_option(replies, std::string(option.name) + "-reply", "REPLY", help.c_str());
   }
-  all.add(replies);
+
+  po::options_description all;
+  all.add(general).add(daemon).add(resolver).add(actions).add(replies).add(pol);
   return all;
 }
 
-/// Reads option values and says where each came from, for error messages.
+/// The config file line of each option it sets (the first, for the repeatable forwarder).
+using FileLines = std::map<std::string, std::size_t, std::less<>>;
+
+/// Reads option values and says where each came from (FILE:LINE or the command line), for
+/// error messages.
 class Reader {
  public:
-  Reader(const po::variables_map& vm, std::set<std::string> from_file, std::string file)
+  Reader(const po::variables_map& vm, FileLines from_file, std::string file)
       : vm_(vm), from_file_(std::move(from_file)), file_(std::move(file)) {}
 
   [[nodiscard]] bool has(const std::string& key) const { return vm_.count(key) > 0; }
   [[nodiscard]] std::string text(const std::string& key) const {
     return vm_[key].as<std::string>();
+  }
+  [[nodiscard]] std::vector<std::string> texts(const std::string& key) const {
+    return vm_[key].as<std::vector<std::string>>();
+  }
+  /// The value, or nullopt when the option is unset or set to the empty string.
+  [[nodiscard]] std::optional<std::string> nonempty(const std::string& key) const {
+    if (!has(key) || text(key).empty()) return std::nullopt;
+    return text(key);
   }
 
   [[noreturn]] void fail(const std::string& key, std::string_view value,
@@ -170,7 +202,8 @@ class Reader {
   }
 
   [[nodiscard]] std::string where(const std::string& key) const {
-    return from_file_.contains(key) ? file_ : "command line";
+    const auto line = from_file_.find(key);
+    return line != from_file_.end() ? fmt::format("{}:{}", file_, line->second) : "command line";
   }
 
   void boolean(const std::string& key, bool& out) const {
@@ -199,7 +232,7 @@ class Reader {
 
  private:
   const po::variables_map& vm_;
-  std::set<std::string> from_file_;
+  FileLines from_file_;
   std::string file_;
 };
 
@@ -267,7 +300,8 @@ auto read_list_file(const Reader& reader, const std::string& key, std::string_vi
     const std::string item = line.substr(first, last - first + 1);
     auto parsed = parse(item);
     if (!parsed) {
-      throw ConfigError(fmt::format("{}:{}: invalid {} '{}'", path, number, expected, item));
+      throw ConfigError(fmt::format("{}: option '{}': {}:{}: invalid {} '{}'", reader.where(key),
+                                    key, path, number, expected, item));
     }
     items.push_back(std::move(*parsed));
   }
@@ -281,16 +315,139 @@ std::optional<std::string> parse_allow_domain(const std::string& line) {
   return domain;
 }
 
+bool valid_port(std::string_view port) {
+  unsigned number = 0;
+  const auto* end = port.data() + port.size();
+  const auto [ptr, ec] = std::from_chars(port.data(), end, number);
+  return !port.empty() && ec == std::errc{} && ptr == end && number >= 1 && number <= 65535;
+}
+
+/// A libmilter socket host: an address literal of the socket's family (bare or in brackets)
+/// or a host name.
+bool valid_socket_host(std::string_view host, bool v6) {
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (const auto ip = dns::IpAddress::parse(host)) return ip->is_v4() != v6;
+  return !host.empty() && host.size() <= 253 && std::all_of(host.begin(), host.end(), [](char c) {
+    return dns::is_ascii_alnum(c) || c == '.' || c == '-';
+  });
+}
+
+/// What is wrong with a socket specification, or nullopt when libmilter can listen on it.
+std::optional<std::string> socket_problem(std::string_view spec) {
+  const auto colon = spec.find(':');
+  const std::string_view type = spec.substr(0, colon);
+  const std::string_view rest = colon == std::string_view::npos ? "" : spec.substr(colon + 1);
+  if (colon != std::string_view::npos && (type == "unix" || type == "local")) {
+    if (rest.empty() || rest.front() != '/' || rest.back() == '/') {
+      return "a unix socket needs an absolute file name, e.g. "
+             "unix:/run/rdns-milter/rdns-milter.sock";
+    }
+    if (rest.size() >= sizeof(sockaddr_un::sun_path)) {
+      return fmt::format("a unix socket name has at most {} bytes",
+                         sizeof(sockaddr_un::sun_path) - 1);
+    }
+    return std::nullopt;
+  }
+  if (colon != std::string_view::npos && (type == "inet" || type == "inet6")) {
+    const auto at = rest.find('@');
+    if (!valid_port(rest.substr(0, at))) {
+      return "expected a port from 1 to 65535 before '@', e.g. inet:8894@127.0.0.1";
+    }
+    if (at != std::string_view::npos && !valid_socket_host(rest.substr(at + 1), type == "inet6")) {
+      return fmt::format("'{}' is not an {} address or a host name", rest.substr(at + 1),
+                         type == "inet6" ? "IPv6" : "IPv4");
+    }
+    return std::nullopt;
+  }
+  return "expected unix:/path, inet:PORT@HOST or inet6:PORT@HOST";
+}
+
+bool user_exists(const std::string& name) {
+  passwd entry{};
+  passwd* found = nullptr;
+  std::array<char, 4096> buffer{};
+  return getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found) == 0 &&
+         found != nullptr;
+}
+
+bool group_exists(const std::string& name) {
+  group entry{};
+  group* found = nullptr;
+  std::array<char, 4096> buffer{};
+  return getgrnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found) == 0 &&
+         found != nullptr;
+}
+
+/// user, group, socket-mode, socket-group and pid-file.
+void apply_privileges(const Reader& reader, Config& config) {
+  if (const auto user = reader.nonempty("user")) {
+    if (!user_exists(*user)) reader.fail("user", *user, "no such user");
+    config.user = *user;
+  }
+  for (const auto& [key, out] : {std::pair<std::string, std::string*>{"group", &config.group},
+                                 {"socket-group", &config.socket_group}}) {
+    if (const auto name = reader.nonempty(key)) {
+      if (!group_exists(*name)) reader.fail(key, *name, "no such group");
+      *out = *name;
+    }
+  }
+  if (reader.has("socket-mode")) {
+    const auto v = reader.text("socket-mode");
+    unsigned mode = 0;
+    const auto* end = v.data() + v.size();
+    const auto [ptr, ec] = std::from_chars(v.data(), end, mode, 8);
+    if (v.empty() || ec != std::errc{} || ptr != end || mode > 0777) {
+      reader.fail("socket-mode", v, "expected an octal mode from 0000 to 0777, e.g. 0660");
+    }
+    config.socket_mode = mode;
+  }
+  if (const auto file = reader.nonempty("pid-file")) {
+    if (file->front() != '/' || file->back() == '/') {
+      reader.fail("pid-file", *file, "expected an absolute file name such as "
+                                     "/run/rdns-milter/rdns-milter.pid");
+    }
+    config.pid_file = *file;
+  }
+}
+
 void apply_general(const Reader& reader, Config& config) {
   if (reader.has("socket")) {
     const auto v = reader.text("socket");
-    const bool ok =
-        (v.rfind("unix:", 0) == 0 && v.size() > 5) || (v.rfind("local:", 0) == 0 && v.size() > 6) ||
-        (v.rfind("inet:", 0) == 0 && v.size() > 5) || (v.rfind("inet6:", 0) == 0 && v.size() > 6);
-    if (!ok) reader.fail("socket", v, "expected unix:/path or inet:PORT@HOST");
+    if (const auto problem = socket_problem(v)) reader.fail("socket", v, *problem);
     config.socket = v;
   }
   reader.boolean("foreground", config.foreground);
+  apply_privileges(reader, config);
+  const bool unix_socket = config.socket.rfind("unix:", 0) == 0 || config.socket.rfind("local:", 0) == 0;
+  if (!unix_socket && (reader.has("socket-mode") || reader.nonempty("socket-group"))) {
+    config.warnings.push_back(fmt::format("socket-mode and socket-group apply to unix sockets "
+                                          "only, not to {}",
+                                          config.socket));
+  }
+}
+
+bool readable_file(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(path, ec) && std::ifstream(path).good();
+}
+
+/// A forwarder: an IPv4 or IPv6 address, optionally @PORT.
+bool valid_forwarder(std::string_view text) {
+  const auto at = text.find('@');
+  return dns::IpAddress::parse(text.substr(0, at)).has_value() &&
+         (at == std::string_view::npos || valid_port(text.substr(at + 1)));
+}
+
+void apply_forwarders(const Reader& reader, Config& config) {
+  if (!reader.has("forwarder")) return;
+  config.resolver.forwarders.clear();
+  for (const auto& item : reader.texts("forwarder")) {
+    if (item.empty()) continue;  // "forwarder =": none, full recursion
+    if (!valid_forwarder(item)) {
+      reader.fail("forwarder", item, "expected an IP address, optionally @PORT, e.g. 192.0.2.53");
+    }
+    config.resolver.forwarders.push_back(item);
+  }
 }
 
 void apply_resolver(const Reader& reader, Config& config) {
@@ -298,6 +455,12 @@ void apply_resolver(const Reader& reader, Config& config) {
   if (reader.has("unbound-config")) resolver.unbound_config = reader.text("unbound-config");
   if (reader.has("trust-anchor-file")) {
     resolver.trust_anchor_file = reader.text("trust-anchor-file");
+  }
+  for (const char* key : {"unbound-config", "trust-anchor-file"}) {
+    if (const auto path = reader.nonempty(key); path && !readable_file(*path)) {
+      throw ConfigError(
+          fmt::format("{}: option '{}': cannot read '{}'", reader.where(key), key, *path));
+    }
   }
   if (reader.has("query-timeout")) {
     const auto v = reader.text("query-timeout");
@@ -312,6 +475,7 @@ void apply_resolver(const Reader& reader, Config& config) {
   reader.number("cache-max-ttl", resolver.cache_max_ttl, 604800);
   reader.number("cache-max-negative-ttl", resolver.cache_max_negative_ttl, 86400);
   reader.boolean("confirm-negative", config.confirm_negative);
+  apply_forwarders(reader, config);
 }
 
 /// The actions and replies: NAME and NAME-reply for every rule option.
@@ -370,13 +534,13 @@ void apply_exemptions(const Reader& reader, Config& config) {
       exemptions.recipients.push_back(dns::to_lower(item));
     }
   }
-  if (reader.has("allow-address-file")) {
+  if (reader.nonempty("allow-address-file")) {
     config.allow_address_file = reader.text("allow-address-file");
     exemptions.allow_addresses =
         read_list_file(reader, "allow-address-file", "address or CIDR",
                        [](const std::string& line) { return dns::Network::parse(line); });
   }
-  if (reader.has("allow-domain-file")) {
+  if (reader.nonempty("allow-domain-file")) {
     config.allow_domain_file = reader.text("allow-domain-file");
     exemptions.allow_domains =
         read_list_file(reader, "allow-domain-file", "domain", parse_allow_domain);
@@ -395,7 +559,7 @@ void apply_policy(const Reader& reader, Config& config) {
   apply_decision_stage(reader, config);
   reader.boolean("dry-run", config.policy.dry_run);
   apply_exemptions(reader, config);
-  if (reader.has("authserv-id")) {
+  if (reader.nonempty("authserv-id")) {
     const auto v = reader.text("authserv-id");
     const bool ok = !v.empty() && std::all_of(v.begin(), v.end(), [](char c) {
       return dns::is_ascii_alnum(c) || c == '.' || c == '-' || c == '_';
@@ -429,48 +593,94 @@ std::string config_file_to_read(const po::variables_map& vm) {
   return probe ? default_config_file : std::string();
 }
 
-/// What reading the config file found.
-struct FileSettings {
-  std::set<std::string> from_file;  ///< the options whose value comes from the file
-  bool any = false;                 ///< the file sets at least one option
+/// One `name = value` line of the config file.
+struct FileEntry {
+  std::string key;
+  std::string value;
+  std::size_t line = 0;
 };
 
-/// Reads `file` into `vm` under the values already there (the command line wins).
-FileSettings read_config_file(const std::string& file, bool explicit_file,
-                              const po::options_description& options, po::variables_map& vm) {
+std::string_view trimmed(std::string_view text) {
+  const auto first = text.find_first_not_of(" \t\r");
+  if (first == std::string_view::npos) return {};
+  return text.substr(first, text.find_last_not_of(" \t\r") - first + 1);
+}
+
+/// The `name = value` lines of `file`; '#' starts a comment, blank lines are skipped. A line
+/// of another shape is an error naming the file and the line.
+std::vector<FileEntry> read_entries(const std::string& file, bool explicit_file) {
   std::ifstream in(file);
   std::error_code ec;
   if (!in || !std::filesystem::is_regular_file(file, ec)) {
     throw ConfigError(fmt::format("{}: cannot read the configuration file{}", file,
                                   explicit_file ? " given with --config" : ""));
   }
-  FileSettings settings;
+  std::vector<FileEntry> entries;
+  std::string raw;
+  for (std::size_t number = 1; std::getline(in, raw); ++number) {
+    const auto line = trimmed(std::string_view(raw).substr(0, raw.find('#')));
+    if (line.empty()) continue;
+    const auto equals = line.find('=');
+    const auto key = trimmed(line.substr(0, equals));
+    if (equals == std::string_view::npos || key.empty()) {
+      throw ConfigError(
+          fmt::format("{}:{}: expected 'name = value', found '{}'", file, number, line));
+    }
+    entries.push_back({std::string(key), std::string(trimmed(line.substr(equals + 1))), number});
+  }
+  return entries;
+}
+
+/// Checks the file's option names: known, allowed in a file, set once (forwarder may repeat).
+void check_entries(const std::string& file, const std::vector<FileEntry>& entries,
+                   const po::options_description& options) {
+  FileLines first;
+  for (const auto& entry : entries) {
+    if (options.find_nothrow(entry.key, false) == nullptr) {
+      throw ConfigError(fmt::format(
+          "{}:{}: unknown option '{}' (value '{}'); see rdns-milter --help for the options", file,
+          entry.line, entry.key, entry.value));
+    }
+    if (command_line_only.contains(entry.key)) {
+      throw ConfigError(fmt::format("{}:{}: option '{}' belongs on the command line", file,
+                                    entry.line, entry.key));
+    }
+    const auto [seen, fresh] = first.emplace(entry.key, entry.line);
+    if (!fresh && entry.key != "forwarder") {
+      throw ConfigError(fmt::format("{}:{}: option '{}' is already set on line {}", file,
+                                    entry.line, entry.key, seen->second));
+    }
+  }
+}
+
+/// Stores `entries` in `vm`, leaving alone the options `vm` already has (the command line
+/// wins; for the repeatable forwarder that means replacing, not adding). Returns the line of
+/// each option taken from the file.
+FileLines store_entries(const std::string& file, const std::vector<FileEntry>& entries,
+                        const po::options_description& options, po::variables_map& vm) {
+  po::parsed_options parsed(&options);
+  FileLines lines;
+  for (const auto& entry : entries) {
+    if (vm.count(entry.key) > 0) continue;
+    lines.emplace(entry.key, entry.line);
+    parsed.options.emplace_back(entry.key, std::vector<std::string>{entry.value});
+  }
   try {
-    auto parsed = po::parse_config_file(in, options, true);
-    settings.any = !parsed.options.empty();
-    for (const auto& option : parsed.options) {
-      if (option.unregistered) {
-        throw ConfigError(fmt::format(
-            "{}: unknown option '{}' (value '{}'); see rdns-milter --help for the options", file,
-            option.string_key, option.value.empty() ? std::string() : option.value.front()));
-      }
-      if (option.string_key == "config" || option.string_key == "check" ||
-          option.string_key == "help" || option.string_key == "version") {
-        throw ConfigError(
-            fmt::format("{}: option '{}' belongs on the command line", file, option.string_key));
-      }
-      if (vm.count(option.string_key) == 0) settings.from_file.insert(option.string_key);
-    }
-    // The command line wins; for the repeatable forwarder that means replacing, not adding.
-    if (vm.count("forwarder") > 0) {
-      std::erase_if(parsed.options,
-                    [](const po::option& option) { return option.string_key == "forwarder"; });
-    }
     po::store(parsed, vm);
   } catch (const po::error& e) {
     throw ConfigError(fmt::format("{}: {}", file, e.what()));
   }
-  return settings;
+  return lines;
+}
+
+/// Every value the file sets, checked on its own: a value the command line overrides must
+/// still be valid, since the next start or reload without that argument would use it.
+void validate_file_values(const std::string& file, const std::vector<FileEntry>& entries,
+                          const po::options_description& options) {
+  po::variables_map file_vm;
+  const auto lines = store_entries(file, entries, options, file_vm);
+  Config scratch = defaults();
+  apply(Reader(file_vm, lines, file), scratch);
 }
 
 /// The --check mode and its companions --helo, --mail-from and --json.
@@ -522,8 +732,97 @@ checks::IprevOptions iprev_options(const Config& config) {
   return options;
 }
 
+namespace {
+
+std::string yes_no(bool value) {
+  return value ? "yes" : "no";
+}
+
+template <typename Range, typename Text>
+std::string joined(const Range& items, Text text) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += ", ";
+    out += text(item);
+  }
+  return out;
+}
+
+std::string seconds_text(std::chrono::milliseconds duration) {
+  return fmt::format("{:g}", static_cast<double>(duration.count()) / 1000.0);
+}
+
+void add_resolver_settings(const Config& config, std::vector<Setting>& out) {
+  const auto& resolver = config.resolver;
+  out.push_back({"unbound-config", resolver.unbound_config});
+  for (const auto& forwarder : resolver.forwarders) out.push_back({"forwarder", forwarder});
+  if (resolver.forwarders.empty()) out.push_back({"forwarder", ""});
+  out.push_back({"trust-anchor-file", resolver.trust_anchor_file});
+  out.push_back({"query-timeout", seconds_text(resolver.query_timeout)});
+  out.push_back({"cache-max-ttl", std::to_string(resolver.cache_max_ttl)});
+  out.push_back({"cache-max-negative-ttl", std::to_string(resolver.cache_max_negative_ttl)});
+  out.push_back({"confirm-negative", yes_no(config.confirm_negative)});
+}
+
+void add_policy_settings(const Config& config, std::vector<Setting>& out) {
+  auto policy = config.policy;  // the rule accessors take a mutable Policy
+  for (const auto& option : rule_options) {
+    out.push_back({option.name, std::string(policy::to_string(option.rule(policy).action))});
+  }
+  for (const auto& option : rule_options) {
+    out.push_back({std::string(option.name) + "-reply", option.rule(policy).reply.to_string()});
+  }
+  const auto& exemptions = config.policy.exemptions;
+  const auto same = [](const std::string& text) { return text; };
+  out.push_back({"decision-stage", std::string(to_string(config.decision_stage))});
+  out.push_back({"dry-run", yes_no(config.policy.dry_run)});
+  out.push_back({"trusted-networks", joined(exemptions.trusted_networks, [](const auto& network) {
+                   return network.to_string();
+                 })});
+  out.push_back({"exempt-recipients", joined(exemptions.recipients, same)});
+  out.push_back({"allow-address-file", config.allow_address_file});
+  out.push_back({"allow-domain-file", config.allow_domain_file});
+  out.push_back({"helo-own-names", joined(config.helo_own_names, same)});
+  out.push_back({"authserv-id", config.authserv_id});
+}
+
+}  // namespace
+
+std::vector<Setting> settings_of(const Config& config) {
+  std::vector<Setting> out = {
+      {"socket", config.socket},
+      {"foreground", yes_no(config.foreground)},
+      {"user", config.user},
+      {"group", config.group},
+      {"socket-mode", fmt::format("{:04o}", config.socket_mode)},
+      {"socket-group", config.socket_group},
+      {"pid-file", config.pid_file},
+  };
+  add_resolver_settings(config, out);
+  add_policy_settings(config, out);
+  return out;
+}
+
+std::string describe_settings(const Config& config, bool all) {
+  const auto values_by_name = [](const std::vector<Setting>& settings) {
+    std::map<std::string, std::vector<std::string>> by_name;
+    for (const auto& setting : settings) by_name[setting.name].push_back(setting.value);
+    return by_name;
+  };
+  const auto settings = settings_of(config);
+  const auto current = values_by_name(settings);
+  const auto standard = values_by_name(settings_of(defaults()));
+  std::string out;
+  for (const auto& setting : settings) {
+    if (!all && current.at(setting.name) == standard.at(setting.name)) continue;
+    out += setting.value.empty() ? setting.name + " =\n"
+                                 : fmt::format("{} = {}\n", setting.name, setting.value);
+  }
+  return out;
+}
+
 Invocation parse_arguments(const std::vector<std::string>& args, Purpose purpose) {
-  const auto options = all_options();
+  const auto options = describe_options();
   Invocation invocation;
   invocation.args = args;
   po::variables_map vm;
@@ -542,29 +841,35 @@ Invocation parse_arguments(const std::vector<std::string>& args, Purpose purpose
     return invocation;
   }
 
+  if (vm.count("config-test") > 0) {
+    invocation.mode = Invocation::Mode::config_test;
+    invocation.all_settings = vm.count("all") > 0;
+  }
+
   const std::string file = config_file_to_read(vm);
-  FileSettings settings;
+  FileLines from_file;
+  std::vector<FileEntry> entries;
   if (!file.empty()) {
-    settings = read_config_file(file, vm.count("config") > 0, options, vm);
-    if (!settings.any && purpose == Purpose::reload) {
+    entries = read_entries(file, vm.count("config") > 0);
+    check_entries(file, entries, options);
+    if (entries.empty() && purpose == Purpose::reload) {
       throw ConfigError(fmt::format("{} has no settings (empty or still being written)", file));
     }
+    validate_file_values(file, entries, options);
+    from_file = store_entries(file, entries, options, vm);
   }
   po::notify(vm);
 
   Config config = defaults();
   config.config_file = file;
-  if (!file.empty() && !settings.any) {
+  if (!file.empty() && entries.empty()) {
     config.warnings.push_back(fmt::format(
         "{} has no settings (empty or only comments): only the built-in defaults and the "
         "command line apply",
         file));
   }
-  const Reader reader(vm, settings.from_file, file);
+  const Reader reader(vm, from_file, file);
   apply(reader, config);
-  if (vm.count("forwarder") > 0) {
-    config.resolver.forwarders = vm["forwarder"].as<std::vector<std::string>>();
-  }
   invocation.config = std::move(config);
   read_check_options(vm, reader, invocation);
   return invocation;

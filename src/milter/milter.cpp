@@ -353,6 +353,14 @@ void stop() {
   smfi_stop();
 }
 
+std::string library_version() {
+  unsigned major = 0;
+  unsigned minor = 0;
+  unsigned patch = 0;
+  (void)smfi_version(&major, &minor, &patch);
+  return fmt::format("{}.{}.{}", major, minor, patch);
+}
+
 }  // namespace rdns::milter
 
 // Note: libmilter answers end of message with separate small writes (each header edit, then

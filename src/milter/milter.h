@@ -23,4 +23,7 @@ int run();
 /// Asks the main loop to stop (safe from any thread).
 void stop();
 
+/// The version of the libmilter the process runs with (smfi_version), e.g. "1.0.2".
+[[nodiscard]] std::string library_version();
+
 }  // namespace rdns::milter

@@ -56,6 +56,11 @@ def missing_prerequisites(*programs: str) -> str | None:
     return f"missing programs: {', '.join(missing)}" if missing else None
 
 
+def as_root_args() -> list[str]:
+    """The daemon refuses to run as root unless told user = root: the tests run it as root."""
+    return ["--user", "root"] if os.geteuid() == 0 else []
+
+
 def milter_binary() -> str:
     path = os.environ.get("RDNS_MILTER") or os.path.join(SOURCE_ROOT, "build", "src",
                                                           "rdns-milter")
@@ -361,7 +366,7 @@ class Milter:
             log.flush()
             self.proc = subprocess.Popen(
                 [milter_binary(), "--foreground", "--socket", f"inet:{self.port}@{HOST}",
-                 "--config", self.conf_path],
+                 "--config", self.conf_path, *as_root_args()],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         with open(self.pid_path, "w", encoding="ascii") as f:
             f.write(f"{self.proc.pid}\n")

@@ -53,7 +53,7 @@ class Milter(ph.Milter):
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [ph.milter_binary(), "--foreground", "--socket", f"inet:{self.port}@{ph.HOST}",
-                 "--config", self.conf_path],
+                 "--config", self.conf_path, *ph.as_root_args()],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=self._limit)
         with open(self.pid_path, "w", encoding="ascii") as f:
             f.write(f"{self.proc.pid}\n")

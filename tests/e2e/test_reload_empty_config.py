@@ -57,7 +57,7 @@ class ReloadEmptyConfigTest(unittest.TestCase):
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 [milter_binary(), "--foreground", "--socket", f"inet:{self.port}@{HOST}",
-                 "--config", self.conf],
+                 "--config", self.conf, *(["--user", "root"] if os.geteuid() == 0 else [])],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         self.addCleanup(self.cleanup)
         self.wait_for_log(0, "listening on")

@@ -74,7 +74,18 @@ grep -q 'deb-systemd-helper' "$info/postinst" || fail "postinst does not enable 
 root="$work/root"
 dpkg-deb -x "$deb" "$root"
 bin="$root/usr/sbin/rdns-milter"
-"$bin" --version | grep -qx "rdns-milter $upstream" || fail "--version does not print rdns-milter $upstream"
+"$bin" --version >"$work/version.txt" || fail "--version exits non-zero"
+cat "$work/version.txt"
+head -n 1 "$work/version.txt" | grep -qx "rdns-milter $upstream" ||
+  fail "--version does not print rdns-milter $upstream first"
+for lib in libmilter libunbound libspf2 ldns; do
+  grep -Eq "^$lib [0-9]+\.[0-9]+" "$work/version.txt" || fail "--version does not print the $lib version"
+done
+# The shipped conffile passes --config-test as it is (the socket is the unit's).
+"$bin" --config-test --config "$root/etc/rdns-milter/rdns-milter.conf" >"$work/config-test.txt" 2>&1 ||
+  { cat "$work/config-test.txt" >&2; fail "--config-test fails on the shipped /etc/rdns-milter/rdns-milter.conf"; }
+grep -qx 'socket = unix:/run/rdns-milter/rdns-milter.sock' "$work/config-test.txt" ||
+  { cat "$work/config-test.txt" >&2; fail "--config-test does not show the conffile's socket"; }
 "$bin" --help | grep -q '^Usage: rdns-milter' || fail "--help prints no usage"
 if readelf -S "$bin" | grep -q '\.debug_info'; then fail "/usr/sbin/rdns-milter is not stripped"; fi
 grep -qx 'socket = unix:/run/rdns-milter/rdns-milter.sock' "$root/etc/rdns-milter/rdns-milter.conf" ||
@@ -88,11 +99,15 @@ grep -q '^rdns-milter:x:[0-9]*:[0-9]*:.*:/usr/sbin/nologin$' "$users/etc/passwd"
   fail "the sysusers file does not create the system user rdns-milter"
 grep -q '^rdns-milter:' "$users/etc/group" || fail "the sysusers file does not create group rdns-milter"
 
-# The extracted daemon starts with the packaged conffile (socket moved into $work) and, with
-# the unit's UMask=0007, makes a socket the group can use: srwxrwx---.
+# The extracted daemon starts with the packaged conffile (socket moved into $work; as root it
+# must be told user = root) and makes a socket the group can use (socket-mode 0660), whatever
+# the umask: srw-rw----.
 sock="$work/milter.sock"
-(umask 0007 && exec "$bin" --config "$root/etc/rdns-milter/rdns-milter.conf" --socket "unix:$sock" \
-  --foreground) >"$work/daemon.log" 2>&1 &
+as_root=""
+[ "$(id -u)" = 0 ] && as_root="--user root"
+# shellcheck disable=SC2086
+(umask 0022 && exec "$bin" --config "$root/etc/rdns-milter/rdns-milter.conf" --socket "unix:$sock" \
+  --foreground $as_root) >"$work/daemon.log" 2>&1 &
 daemon=$!
 i=0
 while [ ! -S "$sock" ] && [ $i -lt 100 ] && kill -0 $daemon 2>/dev/null; do
@@ -102,7 +117,7 @@ done
 mode=$(stat -c %A "$sock" 2>/dev/null || echo none)
 kill -TERM $daemon 2>/dev/null || true
 wait $daemon || { cat "$work/daemon.log" >&2; fail "the daemon did not stop cleanly on SIGTERM"; }
-[ "$mode" = srwxrwx--- ] || { cat "$work/daemon.log" >&2; fail "socket mode $mode, not srwxrwx---"; }
+[ "$mode" = srw-rw---- ] || { cat "$work/daemon.log" >&2; fail "socket mode $mode, not srw-rw----"; }
 grep -q "listening on unix:$sock ($root/etc/rdns-milter/rdns-milter.conf)" "$work/daemon.log" ||
   { cat "$work/daemon.log" >&2; fail "the daemon did not start with the packaged conffile"; }
 

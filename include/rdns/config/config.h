@@ -33,6 +33,11 @@ struct Config {
   std::string config_file;  ///< the file read, empty if none
   std::string socket = "inet:8894@127.0.0.1";
   bool foreground = false;
+  std::string user;          ///< drop to this user after binding; empty: never root
+  std::string group;         ///< and this group; empty: the user's primary group
+  unsigned socket_mode = 0660;  ///< permissions of a unix socket
+  std::string socket_group;  ///< group of a unix socket; empty: the process's group
+  std::string pid_file;      ///< locked for the life of the process; empty: none
   dns::ResolverConfig resolver;
   bool confirm_negative = true;  ///< see iprev_options()
   policy::Policy policy;         ///< actions, replies, dry-run and the exemption lists
@@ -56,8 +61,9 @@ struct Config {
 
 /// What the command line asked for.
 struct Invocation {
-  enum class Mode : std::uint8_t { run, check, help, version };
+  enum class Mode : std::uint8_t { run, check, help, version, config_test };
   Mode mode = Mode::run;
+  bool all_settings = false;  ///< --config-test --all
   std::string check_ip;
   std::optional<std::string> check_helo;       ///< --helo with --check
   std::optional<std::string> check_mail_from;  ///< --mail-from with --check
@@ -80,6 +86,21 @@ enum class Purpose : std::uint8_t { start, reload };
 /// and for a config file without any setting when `purpose` is reload.
 [[nodiscard]] Invocation parse_arguments(const std::vector<std::string>& args,
                                          Purpose purpose = Purpose::start);
+
+/// One effective setting, as the config file would spell it.
+struct Setting {
+  std::string name;
+  std::string value;
+  bool operator==(const Setting&) const = default;
+};
+
+/// Every setting of `config` in --help order, one per option (one per forwarder); values are
+/// written as the config file takes them.
+[[nodiscard]] std::vector<Setting> settings_of(const Config& config);
+
+/// What --config-test prints: `name = value` lines for the settings that differ from
+/// defaults() (every setting when `all`).
+[[nodiscard]] std::string describe_settings(const Config& config, bool all);
 
 /// Same, from main()'s argc/argv.
 [[nodiscard]] Invocation parse_command_line(int argc, const char* const argv[]);

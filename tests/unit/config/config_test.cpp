@@ -221,11 +221,12 @@ TEST(ConfigTest, ForwarderIsRepeatable) {
 }
 
 TEST(ConfigTest, ResolverFilesAndCacheLimits) {
-  const auto inv = parse({"--unbound-config", "/etc/rdns-milter/unbound.conf",
-                          "--trust-anchor-file", "/var/lib/unbound/root.key", "--cache-max-ttl",
-                          "60", "--cache-max-negative-ttl", "5"});
-  EXPECT_EQ(inv.config.resolver.unbound_config, "/etc/rdns-milter/unbound.conf");
-  EXPECT_EQ(inv.config.resolver.trust_anchor_file, "/var/lib/unbound/root.key");
+  const TempFile unbound_conf("server:\n");
+  const TempFile anchor(". IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC6834571\n");
+  const auto inv = parse({"--unbound-config", unbound_conf.path(), "--trust-anchor-file",
+                          anchor.path(), "--cache-max-ttl", "60", "--cache-max-negative-ttl", "5"});
+  EXPECT_EQ(inv.config.resolver.unbound_config, unbound_conf.path());
+  EXPECT_EQ(inv.config.resolver.trust_anchor_file, anchor.path());
   EXPECT_EQ(inv.config.resolver.cache_max_ttl, 60U);
   EXPECT_EQ(inv.config.resolver.cache_max_negative_ttl, 5U);
 }
@@ -659,6 +660,193 @@ TEST(ConfigFileTest, CheckModeReadsTheFileToo) {
   const auto inv = parse({"--config", file.path(), "--check", "192.0.2.7"});
   EXPECT_EQ(inv.mode, Invocation::Mode::check);
   EXPECT_EQ(inv.config.policy.iprev.no_ptr.action, Action::tag);
+}
+
+// ---- file errors name the file and the line ------------------------------------------------
+
+TEST(ConfigFileLineTest, BadValueNamesFileLineOptionAndValue) {
+  const TempFile file("# comment\n\niprev-no-ptr = bogus\n");
+  EXPECT_THAT(error_of({"--config", file.path()}),
+              HasSubstr(file.path() + ":3: option 'iprev-no-ptr': invalid value 'bogus'"));
+}
+
+TEST(ConfigFileLineTest, UnknownOptionNamesTheLine) {
+  const TempFile file("dry-run = yes\nno-such-key = 1\n");
+  EXPECT_THAT(error_of({"--config", file.path()}),
+              HasSubstr(file.path() + ":2: unknown option 'no-such-key' (value '1')"));
+}
+
+TEST(ConfigFileLineTest, LineWithoutEqualsIsASyntaxError) {
+  const TempFile file("dry-run = yes\njust some words\n");
+  EXPECT_THAT(error_of({"--config", file.path()}),
+              HasSubstr(file.path() + ":2: expected 'name = value', found 'just some words'"));
+  const TempFile no_name("= yes\n");
+  EXPECT_THAT(error_of({"--config", no_name.path()}), HasSubstr(no_name.path() + ":1: expected"));
+}
+
+TEST(ConfigFileLineTest, OptionSetTwiceNamesBothLines) {
+  const TempFile file("dry-run = yes\n# again\ndry-run = no\n");
+  EXPECT_THAT(error_of({"--config", file.path()}),
+              HasSubstr(file.path() + ":3: option 'dry-run' is already set on line 1"));
+}
+
+TEST(ConfigFileLineTest, CommandLineOnlyOptionsAreRefusedInTheFile) {
+  for (const std::string key : {"config-test", "check", "config", "version", "help", "json"}) {
+    const TempFile file("dry-run = yes\n" + key + " = 1\n");
+    EXPECT_THAT(error_of({"--config", file.path()}),
+                HasSubstr(file.path() + ":2: option '" + key + "' belongs on the command line"));
+  }
+}
+
+TEST(ConfigFileLineTest, FileValueOverriddenOnTheCommandLineIsStillValidated) {
+  const TempFile file("dry-run = yes\niprev-no-ptr = bogus\n");
+  EXPECT_THAT(error_of({"--config", file.path(), "--iprev-no-ptr", "tag"}),
+              HasSubstr(file.path() + ":2: option 'iprev-no-ptr': invalid value 'bogus'"));
+  const TempFile good("iprev-no-ptr = tempfail\n");
+  EXPECT_EQ(parse({"--config", good.path(), "--iprev-no-ptr", "tag"}).config.policy.iprev.no_ptr.action,
+            Action::tag);
+}
+
+TEST(ConfigFileLineTest, CommandLineErrorsSayCommandLine) {
+  EXPECT_THAT(error_of({"--socket-mode", "999"}),
+              HasSubstr("command line: option 'socket-mode': invalid value '999'"));
+}
+
+TEST(ConfigFileLineTest, AllowFileErrorNamesTheOptionLineAndTheFileLine) {
+  const TempFile addresses("192.0.2.7\nnot-an-address\n");
+  const TempFile file("dry-run = yes\nallow-address-file = " + addresses.path() + "\n");
+  EXPECT_THAT(error_of({"--config", file.path()}),
+              HasSubstr(file.path() + ":2: option 'allow-address-file': " + addresses.path() +
+                        ":2: invalid address or CIDR 'not-an-address'"));
+}
+
+TEST(ConfigFileLineTest, UnreadableResolverFilesNameTheLine) {
+  const std::string missing =
+      (std::filesystem::temp_directory_path() / "rdns-no-such-dir" / "unbound.conf").string();
+  const TempFile file("unbound-config = " + missing + "\n");
+  EXPECT_THAT(error_of({"--config", file.path()}),
+              HasSubstr(file.path() + ":1: option 'unbound-config': cannot read '" + missing));
+  EXPECT_THAT(error_of({"--trust-anchor-file", missing}),
+              HasSubstr("command line: option 'trust-anchor-file': cannot read"));
+}
+
+TEST(ConfigFileLineTest, BadForwarderNamesTheLine) {
+  const TempFile file("forwarder = 192.0.2.53\nforwarder = banana\n");
+  EXPECT_THAT(error_of({"--config", file.path()}),
+              HasSubstr(file.path() + ":1: option 'forwarder': invalid value 'banana'"));
+  EXPECT_THAT(error_of({"--forwarder", "192.0.2.53@70000"}), HasSubstr("192.0.2.53@70000"));
+  EXPECT_THAT(parse({"--forwarder", "2001:db8::53@5353"}).config.resolver.forwarders,
+              ElementsAre("2001:db8::53@5353"));
+}
+
+// ---- sockets and privileges ------------------------------------------------------------------
+
+TEST(ConfigTest, SocketSyntax) {
+  for (const std::string good :
+       {"unix:/run/rdns-milter/rdns-milter.sock", "local:/tmp/m.sock", "inet:8894@127.0.0.1",
+        "inet:8894", "inet:25@localhost", "inet6:8894@::1", "inet6:8894@[::1]",
+        "inet:8894@[127.0.0.1]"}) {
+    EXPECT_EQ(parse({"--socket", good}).config.socket, good);
+  }
+  for (const std::string& bad : std::vector<std::string>{
+           "unix:relative.sock", "unix:", "unix:/run/dir/", "inet:0@127.0.0.1", "inet:99999@127.0.0.1",
+        "inet:smtp@127.0.0.1", "inet6:8894@127.0.0.1", "inet:8894@::1", "inet:8894@bad_host",
+        "tcp:25", "/run/x.sock", "unix:/" + std::string(120, 'x')}) {
+    const auto message = error_of({"--socket", bad});
+    EXPECT_THAT(message, HasSubstr("option 'socket': invalid value '" + bad + "'")) << bad;
+  }
+}
+
+TEST(ConfigTest, PrivilegeOptions) {
+  const auto inv = parse({"--user", "nobody", "--group", "nogroup", "--socket", "unix:/tmp/m.sock",
+                          "--socket-mode", "0640", "--socket-group", "nogroup", "--pid-file",
+                          "/run/rdns-milter/rdns-milter.pid"});
+  const Config& c = inv.config;
+  EXPECT_EQ(c.user, "nobody");
+  EXPECT_EQ(c.group, "nogroup");
+  EXPECT_EQ(c.socket_mode, 0640U);
+  EXPECT_EQ(c.socket_group, "nogroup");
+  EXPECT_EQ(c.pid_file, "/run/rdns-milter/rdns-milter.pid");
+  EXPECT_TRUE(c.warnings.empty());
+  EXPECT_EQ(parse({"--socket-mode", "660"}).config.socket_mode, 0660U) << "octal without 0";
+  const Config standard;
+  EXPECT_EQ(standard.socket_mode, 0660U);
+  EXPECT_EQ(standard.user, "");
+  EXPECT_EQ(standard.pid_file, "");
+}
+
+TEST(ConfigTest, BadPrivilegeOptionsAreNamed) {
+  EXPECT_THAT(error_of({"--user", "no-such-user-rdns"}),
+              HasSubstr("option 'user': invalid value 'no-such-user-rdns' (no such user)"));
+  EXPECT_THAT(error_of({"--group", "no-such-group-rdns"}),
+              HasSubstr("option 'group': invalid value 'no-such-group-rdns' (no such group)"));
+  EXPECT_THAT(error_of({"--socket-group", "no-such-group-rdns"}),
+              HasSubstr("option 'socket-group': invalid value 'no-such-group-rdns'"));
+  for (const std::string mode : {"888", "01000", "rw-rw----", "", "-1"}) {
+    EXPECT_THAT(error_of({"--socket-mode", mode}), HasSubstr("option 'socket-mode'")) << mode;
+  }
+  EXPECT_THAT(error_of({"--pid-file", "run/rdns.pid"}), HasSubstr("option 'pid-file'"));
+}
+
+TEST(ConfigTest, SocketModeOnAnInetSocketIsAWarning) {
+  const auto inv = parse({"--socket", "inet:8894@127.0.0.1", "--socket-mode", "0600"});
+  ASSERT_EQ(inv.config.warnings.size(), 1U);
+  EXPECT_THAT(inv.config.warnings[0], HasSubstr("unix sockets only"));
+}
+
+TEST(ConfigFileTest, EmptyValuesMeanTheDefault) {
+  const TempFile file(
+      "user =\ngroup =\nsocket-group =\npid-file =\nunbound-config =\nforwarder =\n"
+      "allow-address-file =\nallow-domain-file =\nhelo-own-names =\nauthserv-id =\n");
+  const auto inv = parse({"--config", file.path()});
+  Config expected = defaults();
+  expected.config_file = file.path();
+  EXPECT_EQ(inv.config, expected);
+}
+
+// ---- --config-test ---------------------------------------------------------------------------
+
+TEST(ConfigTestMode, FlagsSelectTheMode) {
+  const TempFile file("dry-run = yes\n");
+  const auto inv = parse({"--config-test", "--config", file.path()});
+  EXPECT_EQ(inv.mode, Invocation::Mode::config_test);
+  EXPECT_FALSE(inv.all_settings);
+  EXPECT_TRUE(parse({"-n", "--all", "--config", file.path()}).all_settings);
+}
+
+TEST(ConfigTestMode, DefaultsPrintNothingAndChangesPrintTheirLines) {
+  EXPECT_EQ(describe_settings(defaults(), false), "");
+  const TempFile file(
+      "socket-mode = 640\ndry-run = yes\nforwarder = 192.0.2.53\nforwarder = 192.0.2.54@5353\n"
+      "iprev-no-ptr-reply = 550 5.7.25 go away %{ip}\n");
+  const auto inv = parse({"--config-test", "--config", file.path(), "--query-timeout", "1.5"});
+  EXPECT_EQ(describe_settings(inv.config, false),
+            "socket-mode = 0640\n"
+            "forwarder = 192.0.2.53\n"
+            "forwarder = 192.0.2.54@5353\n"
+            "query-timeout = 1.5\n"
+            "iprev-no-ptr-reply = 550 5.7.25 go away %{ip}\n"
+            "dry-run = yes\n");
+}
+
+TEST(ConfigTestMode, AllSettingsReadBackAsTheSameConfiguration) {
+  const TempFile addresses("192.0.2.7\n");
+  const auto changed =
+      parse({"--socket", "unix:/tmp/m.sock", "--user", "nobody", "--socket-mode", "0600",
+             "--forwarder", "192.0.2.53", "--query-timeout", "0.25", "--helo-syntax", "tag",
+             "--spf-fail-reply", "550 5.7.23 no %{ip}", "--trusted-networks",
+             "192.0.2.0/24 2001:db8::/32", "--exempt-recipients", "postmaster abuse@example.org",
+             "--allow-address-file", addresses.path(), "--helo-own-names", "mx.example.org",
+             "--authserv-id", "mx.example.org", "--decision-stage", "mail"})
+          .config;
+  const auto all = describe_settings(changed, true);
+  for (const auto& setting : settings_of(defaults())) {
+    EXPECT_THAT("\n" + all, HasSubstr("\n" + setting.name + " =")) << setting.name;
+  }
+  const TempFile file("# from --config-test --all\n" + all);
+  auto read_back = parse({"--config", file.path()}).config;
+  read_back.config_file.clear();
+  EXPECT_EQ(read_back, changed);
 }
 
 }  // namespace
