@@ -17,11 +17,11 @@ shift || true
 # package test (tests/package/check-deb.sh).
 packages="build-essential g++ clang meson ninja-build pkg-config python3 clang-format clang-tidy
   libmilter-dev libunbound-dev libevent-dev nettle-dev libldns-dev libspf2-dev
-  libboost-program-options-dev libfmt-dev nlohmann-json3-dev libyaml-cpp-dev
+  libboost-program-options-dev libfmt-dev nlohmann-json3-dev libyaml-cpp-dev libsystemd-dev
   libgtest-dev libgmock-dev googletest dns-root-data
   knot knot-dnsutils nsd rbldnsd dnsutils ldnsutils swaks miltertest postfix opendmarc
   util-linux m4 libwrap0
-  debhelper dpkg-dev fakeroot lintian systemd cpio git"
+  debhelper dpkg-dev fakeroot lintian systemd cpio git mandoc groff-base"
 
 missing=""
 for p in $packages; do
@@ -59,6 +59,12 @@ ninja -C "$build" >/dev/null
 case "$mode" in
   build) ;;
   run)
+    # The daemon refuses to run as root: as root, it switches to nobody once its socket is
+    # open (unless the arguments name a user).
+    case " $* " in
+      *" --user"*) ;;
+      *) [ "$(id -u)" != 0 ] || set -- --user nobody "$@" ;;
+    esac
     echo "setup: starting rdns-milter in the foreground (Ctrl-C stops it)"
     exec "$build/src/rdns-milter" --foreground "$@"
     ;;
