@@ -84,6 +84,8 @@ done
 # The shipped conffile passes --config-test as it is (the socket is the unit's).
 "$bin" --config-test --config "$root/etc/rdns-milter/rdns-milter.conf" >"$work/config-test.txt" 2>&1 ||
   { cat "$work/config-test.txt" >&2; fail "--config-test fails on the shipped /etc/rdns-milter/rdns-milter.conf"; }
+grep -qx 'pid-file = /run/rdns-milter/rdns-milter.pid' "$work/config-test.txt" ||
+  { cat "$work/config-test.txt" >&2; fail "--config-test does not show the conffile's pid-file"; }
 grep -qx 'socket = unix:/run/rdns-milter/rdns-milter.sock' "$work/config-test.txt" ||
   { cat "$work/config-test.txt" >&2; fail "--config-test does not show the conffile's socket"; }
 "$bin" --help | grep -q '^Usage: rdns-milter' || fail "--help prints no usage"
@@ -107,7 +109,7 @@ as_root=""
 [ "$(id -u)" = 0 ] && as_root="--user root"
 # shellcheck disable=SC2086
 (umask 0022 && exec "$bin" --config "$root/etc/rdns-milter/rdns-milter.conf" --socket "unix:$sock" \
-  --foreground $as_root) >"$work/daemon.log" 2>&1 &
+  --pid-file "$work/milter.pid" --foreground $as_root) >"$work/daemon.log" 2>&1 &
 daemon=$!
 i=0
 while [ ! -S "$sock" ] && [ $i -lt 100 ] && kill -0 $daemon 2>/dev/null; do
@@ -115,8 +117,10 @@ while [ ! -S "$sock" ] && [ $i -lt 100 ] && kill -0 $daemon 2>/dev/null; do
   i=$((i + 1))
 done
 mode=$(stat -c %A "$sock" 2>/dev/null || echo none)
+pid_in_file=$(cat "$work/milter.pid" 2>/dev/null || echo none)
 kill -TERM $daemon 2>/dev/null || true
 wait $daemon || { cat "$work/daemon.log" >&2; fail "the daemon did not stop cleanly on SIGTERM"; }
+[ "$pid_in_file" = "$daemon" ] || { cat "$work/daemon.log" >&2; fail "pid file holds $pid_in_file, not $daemon"; }
 [ "$mode" = srw-rw---- ] || { cat "$work/daemon.log" >&2; fail "socket mode $mode, not srw-rw----"; }
 grep -q "listening on unix:$sock ($root/etc/rdns-milter/rdns-milter.conf)" "$work/daemon.log" ||
   { cat "$work/daemon.log" >&2; fail "the daemon did not start with the packaged conffile"; }
