@@ -28,6 +28,8 @@
 #include "rdns/cli/check.h"
 #include "rdns/config/config.h"
 #include "rdns/dns/unbound_resolver.h"
+#include "rdns/metrics/http_server.h"
+#include "rdns/metrics/milter_metrics.h"
 #include "rdns_version.h"
 
 namespace {
@@ -111,7 +113,16 @@ class RuntimeHolder {
   rdns::session::Runtime runtime_;
 };
 
-void reload(const rdns::config::Invocation& invocation, RuntimeHolder& holder) {
+/// A resolver for `config`; its queries are counted and timed when there are metrics.
+std::shared_ptr<rdns::dns::Resolver> make_resolver(
+    const rdns::dns::ResolverConfig& config,
+    std::shared_ptr<rdns::metrics::MilterMetrics> metrics) {
+  return rdns::metrics::metered(std::make_shared<rdns::dns::UnboundResolver>(config, log_line),
+                                std::move(metrics));
+}
+
+/// Re-reads the configuration; false when it was refused (the running one stays).
+bool reload(const rdns::config::Invocation& invocation, RuntimeHolder& holder) {
   const auto current = holder.get();
   rdns::config::Config fresh;
   try {
@@ -120,17 +131,22 @@ void reload(const rdns::config::Invocation& invocation, RuntimeHolder& holder) {
   } catch (const rdns::config::ConfigError& e) {
     log_line(LOG_ERR,
              fmt::format("reload refused: {}; the running configuration stays in force", e.what()));
-    return;
+    return false;
   }
-  rdns::session::Runtime next{nullptr, current.resolver};
+  rdns::session::Runtime next{nullptr, current.resolver, current.metrics};
   if (!(fresh.resolver == current.config->resolver)) {
     try {
-      next.resolver = std::make_shared<rdns::dns::UnboundResolver>(fresh.resolver, log_line);
+      next.resolver = make_resolver(fresh.resolver, current.metrics);
     } catch (const std::exception& e) {
       log_line(LOG_ERR, fmt::format("reload refused: {}; the running configuration stays in force",
                                     e.what()));
-      return;
+      return false;
     }
+  }
+  if (fresh.metrics_listen != current.config->metrics_listen) {
+    log_line(LOG_WARNING,
+             fmt::format("metrics-listen changed to {}: takes effect only after a restart",
+                         fresh.metrics_listen ? fresh.metrics_listen->to_string() : "off"));
   }
   if (fresh.socket != current.config->socket) {
     log_line(LOG_WARNING,
@@ -142,6 +158,7 @@ void reload(const rdns::config::Invocation& invocation, RuntimeHolder& holder) {
   next.config = std::make_shared<const rdns::config::Config>(std::move(fresh));
   holder.set(std::move(next));
   log_line(LOG_NOTICE, fmt::format("configuration reloaded from {}", file));
+  return true;
 }
 
 constexpr std::array handled_signals{SIGHUP, SIGTERM, SIGINT};
@@ -204,9 +221,14 @@ void install_signal_handlers() {
 /// The first runtime, or null (logged) if the resolver cannot start.
 std::unique_ptr<RuntimeHolder> start_runtime(const rdns::config::Config& config) {
   try {
-    auto resolver = std::make_shared<rdns::dns::UnboundResolver>(config.resolver, log_line);
-    return std::make_unique<RuntimeHolder>(rdns::session::Runtime{
-        std::make_shared<const rdns::config::Config>(config), std::move(resolver)});
+    // Note: without metrics-listen nothing is counted (no metrics object, no decorator).
+    auto metrics = config.metrics_listen
+                       ? std::make_shared<rdns::metrics::MilterMetrics>(RDNS_VERSION)
+                       : nullptr;
+    auto resolver = make_resolver(config.resolver, metrics);
+    return std::make_unique<RuntimeHolder>(
+        rdns::session::Runtime{std::make_shared<const rdns::config::Config>(config),
+                               std::move(resolver), std::move(metrics)});
   } catch (const std::exception& e) {
     log_line(LOG_ERR, fmt::format("cannot start: {}", e.what()));
     return nullptr;
@@ -258,8 +280,23 @@ int serve(const rdns::config::Invocation& invocation, RuntimeHolder& holder, int
       milter_done.wait_for(std::chrono::milliseconds(300));
       return 0;
     }
-    if (pending.reload) reload(invocation, holder);
+    if (pending.reload) {
+      rdns::metrics::count_reload(holder.get().metrics.get(), reload(invocation, holder));
+    }
   }
+}
+
+/// The metrics listener when metrics-listen is set, else null; throws when it cannot listen.
+// Note: started while the handled signals are blocked, so its thread never takes one.
+std::unique_ptr<rdns::metrics::HttpServer> start_metrics(const rdns::config::Config& config,
+                                                         const RuntimeHolder& holder) {
+  if (!config.metrics_listen) return nullptr;
+  auto server = std::make_unique<rdns::metrics::HttpServer>(
+      *config.metrics_listen, [metrics = holder.get().metrics] { return metrics->exposition(); },
+      log_line);
+  log_line(LOG_NOTICE,
+           fmt::format("metrics at http://{}/metrics", config.metrics_listen->to_string()));
+  return server;
 }
 
 [[noreturn]] void finish(const rdns::config::Config& config, int status) {
@@ -298,7 +335,9 @@ int run_daemon(const rdns::config::Invocation& invocation) {
   auto holder = start_runtime(config);
   if (!holder) return exit_usage;
   for (const auto& warning : config.warnings) log_line(LOG_WARNING, warning);
+  std::unique_ptr<rdns::metrics::HttpServer> metrics_server;
   try {
+    metrics_server = start_metrics(config, *holder);
     rdns::milter::setup({config.socket, [&holder] { return holder->get(); }, log_line});
   } catch (const std::exception& e) {
     log_line(LOG_ERR, fmt::format("cannot start: {}", e.what()));

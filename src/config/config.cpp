@@ -94,6 +94,9 @@ po::options_description describe_options() {
   value_option(general, "socket", "SPEC",
                "milter socket: unix:/path or inet:PORT@HOST (default inet:8894@127.0.0.1)");
   flag_option(general, "foreground", "stay in the foreground and log to stderr too");
+  value_option(general, "metrics-listen", "ADDR:PORT",
+               "serve Prometheus metrics over HTTP at /metrics, e.g. 127.0.0.1:9466 or "
+               "[::1]:9466 (default off; no authentication: bind to loopback)");
 
   po::options_description resolver("Resolver");
   value_option(resolver, "unbound-config", "FILE",
@@ -291,6 +294,14 @@ void apply_general(const Reader& reader, Config& config) {
     config.socket = v;
   }
   reader.boolean("foreground", config.foreground);
+  if (reader.has("metrics-listen")) {
+    const auto v = reader.text("metrics-listen");
+    config.metrics_listen = metrics::parse_endpoint(v);
+    if (!v.empty() && !config.metrics_listen) {
+      reader.fail("metrics-listen", v,
+                  "expected IPV4:PORT or [IPV6]:PORT, e.g. 127.0.0.1:9466; empty: off");
+    }
+  }
 }
 
 void apply_resolver(const Reader& reader, Config& config) {

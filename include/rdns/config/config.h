@@ -10,6 +10,7 @@
 #include "rdns/checks/iprev.h"
 #include "rdns/dns/ip_address.h"
 #include "rdns/dns/resolver_config.h"
+#include "rdns/metrics/endpoint.h"
 #include "rdns/policy/policy.h"
 
 namespace rdns::config {
@@ -33,6 +34,7 @@ struct Config {
   std::string config_file;  ///< the file read, empty if none
   std::string socket = "inet:8894@127.0.0.1";
   bool foreground = false;
+  std::optional<metrics::Endpoint> metrics_listen;  ///< the metrics listener; none: off
   dns::ResolverConfig resolver;
   bool confirm_negative = true;  ///< see iprev_options()
   policy::Policy policy;         ///< actions, replies, dry-run and the exemption lists
