@@ -21,6 +21,7 @@ packages="build-essential g++ clang meson ninja-build pkg-config python3 clang-f
   libgtest-dev libgmock-dev googletest dns-root-data
   knot knot-dnsutils nsd rbldnsd dnsutils ldnsutils swaks miltertest postfix opendmarc
   util-linux m4 libwrap0
+  libmicrohttpd-dev
   debhelper dpkg-dev fakeroot lintian systemd cpio git mandoc groff-base"
 
 missing=""

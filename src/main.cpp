@@ -31,6 +31,8 @@
 #include "rdns/config/config.h"
 #include "rdns/dns/unbound_resolver.h"
 #include "rdns/dns/versions.h"
+#include "rdns/metrics/http_server.h"
+#include "rdns/metrics/milter_metrics.h"
 #include "rdns_version.h"
 
 namespace {
@@ -131,7 +133,16 @@ void warn_restart_only(const rdns::config::Config& fresh, const rdns::config::Co
   }
 }
 
-void reload(const rdns::config::Invocation& invocation, RuntimeHolder& holder) {
+/// A resolver for `config`; its queries are counted and timed when there are metrics.
+std::shared_ptr<rdns::dns::Resolver> make_resolver(
+    const rdns::dns::ResolverConfig& config,
+    std::shared_ptr<rdns::metrics::MilterMetrics> metrics) {
+  return rdns::metrics::metered(std::make_shared<rdns::dns::UnboundResolver>(config, log_line),
+                                std::move(metrics));
+}
+
+/// Re-reads the configuration; false when it was refused (the running one stays).
+bool reload(const rdns::config::Invocation& invocation, RuntimeHolder& holder) {
   const auto current = holder.get();
   rdns::config::Config fresh;
   try {
@@ -140,25 +151,31 @@ void reload(const rdns::config::Invocation& invocation, RuntimeHolder& holder) {
   } catch (const rdns::config::ConfigError& e) {
     log_line(LOG_ERR,
              fmt::format("reload refused: {}; the running configuration stays in force", e.what()));
-    return;
+    return false;
   }
-  rdns::session::Runtime next{nullptr, current.resolver};
+  rdns::session::Runtime next{nullptr, current.resolver, current.metrics};
   if (!(fresh.resolver == current.config->resolver)) {
     try {
-      next.resolver = std::make_shared<rdns::dns::UnboundResolver>(fresh.resolver, log_line);
+      next.resolver = make_resolver(fresh.resolver, current.metrics);
     } catch (const std::exception& e) {
       log_line(LOG_ERR, fmt::format("reload refused: {}; the running configuration stays in force",
                                     e.what()));
-      return;
+      return false;
     }
   }
   warn_restart_only(fresh, *current.config);
+  if (fresh.metrics_listen != current.config->metrics_listen) {
+    log_line(LOG_WARNING,
+             fmt::format("metrics-listen changed to {}: takes effect only after a restart",
+                         fresh.metrics_listen ? fresh.metrics_listen->to_string() : "off"));
+  }
   for (const auto& warning : fresh.warnings) log_line(LOG_WARNING, warning);
   const auto file =
       fresh.config_file.empty() ? std::string("built-in defaults") : fresh.config_file;
   next.config = std::make_shared<const rdns::config::Config>(std::move(fresh));
   holder.set(std::move(next));
   log_line(LOG_NOTICE, fmt::format("configuration reloaded from {}", file));
+  return true;
 }
 
 constexpr std::array handled_signals{SIGHUP, SIGTERM, SIGINT};
@@ -221,9 +238,14 @@ void install_signal_handlers() {
 /// The first runtime, or null (logged) if the resolver cannot start.
 std::unique_ptr<RuntimeHolder> start_runtime(const rdns::config::Config& config) {
   try {
-    auto resolver = std::make_shared<rdns::dns::UnboundResolver>(config.resolver, log_line);
-    return std::make_unique<RuntimeHolder>(rdns::session::Runtime{
-        std::make_shared<const rdns::config::Config>(config), std::move(resolver)});
+    // Note: without metrics-listen nothing is counted (no metrics object, no decorator).
+    auto metrics = config.metrics_listen
+                       ? std::make_shared<rdns::metrics::MilterMetrics>(RDNS_VERSION)
+                       : nullptr;
+    auto resolver = make_resolver(config.resolver, metrics);
+    return std::make_unique<RuntimeHolder>(
+        rdns::session::Runtime{std::make_shared<const rdns::config::Config>(config),
+                               std::move(resolver), std::move(metrics)});
   } catch (const std::exception& e) {
     log_line(LOG_ERR, fmt::format("cannot start: {}", e.what()));
     return nullptr;
@@ -278,10 +300,23 @@ int serve(const rdns::config::Invocation& invocation, RuntimeHolder& holder, int
     }
     if (pending.reload) {
       rdns::daemon::notify("RELOADING=1\n" + rdns::daemon::monotonic_usec());
-      reload(invocation, holder);
+      rdns::metrics::count_reload(holder.get().metrics.get(), reload(invocation, holder));
       rdns::daemon::notify("READY=1");
     }
   }
+}
+
+/// The metrics listener when metrics-listen is set, else null; throws when it cannot listen.
+// Note: started while the handled signals are blocked, so its thread never takes one.
+std::unique_ptr<rdns::metrics::HttpServer> start_metrics(const rdns::config::Config& config,
+                                                         const RuntimeHolder& holder) {
+  if (!config.metrics_listen) return nullptr;
+  auto server = std::make_unique<rdns::metrics::HttpServer>(
+      *config.metrics_listen, [metrics = holder.get().metrics] { return metrics->exposition(); },
+      log_line);
+  log_line(LOG_NOTICE,
+           fmt::format("metrics at http://{}/metrics", config.metrics_listen->to_string()));
+  return server;
 }
 
 /// What the daemon removes when it stops: its socket (only the very file it bound, so never
@@ -409,6 +444,13 @@ int run_daemon(const rdns::config::Invocation& invocation) {
   holder = start_runtime(config);
   if (!holder) finish(leftovers, exit_usage);
   for (const auto& warning : config.warnings) log_line(LOG_WARNING, warning);
+  std::unique_ptr<rdns::metrics::HttpServer> metrics_server;
+  try {
+    metrics_server = start_metrics(config, *holder);
+  } catch (const std::exception& e) {
+    log_line(LOG_ERR, fmt::format("cannot start: {}", e.what()));
+    finish(leftovers, exit_usage);
+  }
   std::promise<int> finished;
   auto milter_done = finished.get_future();
   std::thread([&finished] { finished.set_value(rdns::milter::run()); }).detach();

@@ -305,6 +305,20 @@ Iprev decide_iprev(const IpAddress& client, const Answer& ptr, const std::vector
   return result;
 }
 
+std::size_t contradicted_negatives(const Iprev& iprev) {
+  const auto& evidence = iprev.evidence;
+  std::size_t count = 0;
+  for (auto it = evidence.begin(); it != evidence.end(); ++it) {
+    if (!it->confirmed || it->outcome != Outcome::ok) continue;
+    const auto first_negative = [&it](const Answer& earlier) {
+      return !earlier.confirmed && earlier.negative() && earlier.type == it->type &&
+             dns::normalize_name(earlier.name) == dns::normalize_name(it->name);
+    };
+    if (std::any_of(evidence.begin(), it, first_negative)) ++count;
+  }
+  return count;
+}
+
 void start_iprev(dns::Resolver& resolver, const IpAddress& client, IprevOptions options,
                  std::function<void(Iprev)> done) {
   std::make_shared<IprevRun>(resolver, client, options, std::move(done))->start();

@@ -60,7 +60,8 @@ Report run_check(dns::Resolver& resolver, const config::Config& config, const dn
                  const std::optional<std::string>& mail_from) {
   // The same Session the daemon runs per connection, driven once; the resolver is borrowed.
   session::Runtime runtime{std::make_shared<const config::Config>(config),
-                           std::shared_ptr<dns::Resolver>(&resolver, [](dns::Resolver*) {})};
+                           std::shared_ptr<dns::Resolver>(&resolver, [](dns::Resolver*) {}),
+                           nullptr};
   session::Session session(runtime, nullptr);
   (void)session.connect("", ip, "");
   if (helo) {

@@ -118,6 +118,9 @@ po::options_description describe_options() {
   value_option(daemon, "socket-mode", "MODE", "permissions of a unix socket (default 0660)");
   value_option(daemon, "socket-group", "NAME",
                "group of a unix socket, e.g. postfix (default the daemon's group)");
+  value_option(daemon, "metrics-listen", "ADDR:PORT",
+               "serve Prometheus metrics over HTTP at /metrics, e.g. 127.0.0.1:9466 or "
+               "[::1]:9466 (default off; no authentication: bind to loopback)");
   value_option(daemon, "pid-file", "FILE",
                "write and lock this pid file; a second instance refuses to start (default none)");
   po::options_description resolver("Resolver");
@@ -417,6 +420,14 @@ void apply_general(const Reader& reader, Config& config) {
     config.socket = v;
   }
   reader.boolean("foreground", config.foreground);
+  if (reader.has("metrics-listen")) {
+    const auto v = reader.text("metrics-listen");
+    config.metrics_listen = metrics::parse_endpoint(v);
+    if (!v.empty() && !config.metrics_listen) {
+      reader.fail("metrics-listen", v,
+                  "expected IPV4:PORT or [IPV6]:PORT, e.g. 127.0.0.1:9466; empty: off");
+    }
+  }
   apply_privileges(reader, config);
   const bool unix_socket = config.socket.rfind("unix:", 0) == 0 || config.socket.rfind("local:", 0) == 0;
   if (!unix_socket && (reader.has("socket-mode") || reader.nonempty("socket-group"))) {

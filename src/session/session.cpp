@@ -20,6 +20,12 @@ bool hostile(std::string_view text, std::size_t max_length) {
   return text.size() > max_length || dns::has_control(text);
 }
 
+/// `spf`, counted.
+checks::Spf counted(const metrics::SessionMeter& meter, checks::Spf spf) {
+  meter.spf(spf);
+  return spf;
+}
+
 std::string queue_or_noqueue(std::string_view queue_id) {
   return queue_id.empty() ? std::string("NOQUEUE") : header::sanitize(queue_id, 32);
 }
@@ -49,7 +55,7 @@ std::string default_authserv_id() {
 }
 
 Session::Session(Runtime runtime, Logger logger)
-    : runtime_(std::move(runtime)), logger_(std::move(logger)) {}
+    : runtime_(std::move(runtime)), logger_(std::move(logger)), meter_(runtime_.metrics) {}
 
 namespace {
 
@@ -96,7 +102,10 @@ Response Session::connect(std::string_view hostname, std::optional<dns::IpAddres
     iprev_ = promise->get_future().share();
     // The lookups overlap the SMTP dialogue; the verdict waits for them only when needed.
     checks::start_iprev(*runtime_.resolver, *client_, config::iprev_options(config),
-                        [promise](checks::Iprev result) { promise->set_value(std::move(result)); });
+                        [promise, meter = &meter_](checks::Iprev result) {
+                          meter->iprev(result);
+                          promise->set_value(std::move(result));
+                        });
   }
   if (config.decision_stage == config::Stage::connect) {
     return apply(verdict("", config::Stage::connect));
@@ -228,16 +237,18 @@ void Session::start_spf(std::string_view sender) {
   message_.spf_request = request;
   // libspf2 is synchronous: each identity runs on its own thread, overlapping the dialogue.
   const auto resolver = runtime_.resolver;
-  message_.spf_mailfrom = std::async(std::launch::async, [resolver, request] {
-                            return checks::check_spf(*resolver, request);
+  // Note: the futures (and the iprev promise) are waited for before the meter goes away.
+  const auto* meter = &meter_;
+  message_.spf_mailfrom = std::async(std::launch::async, [resolver, request, meter] {
+                            return counted(*meter, checks::check_spf(*resolver, request));
                           }).share();
   // RFC 7208 §2.3: the HELO identity only when it is a domain that passed the syntax check.
   if (checks::parse_helo(helo_).kind == checks::HeloName::Kind::domain &&
       checks::spf_helo_checkable(helo_)) {
     auto helo_request = request;
     helo_request.identity = checks::SpfIdentity::helo;
-    message_.spf_helo = std::async(std::launch::async, [resolver, helo_request] {
-                          return checks::check_spf(*resolver, helo_request);
+    message_.spf_helo = std::async(std::launch::async, [resolver, helo_request, meter] {
+                          return counted(*meter, checks::check_spf(*resolver, helo_request));
                         }).share();
   }
 }
@@ -270,6 +281,7 @@ const checks::Helo& Session::helo_result() {
     const auto& ip = iprev();
     helo_result_ = checks::decide_helo(helo_, *client_, identity, answers,
                                        ip ? ip->verified : std::vector<std::string>{});
+    meter_.helo(*helo_result_);
   }
   return *helo_result_;
 }
@@ -330,6 +342,7 @@ const policy::Verdict& Session::verdict(std::string_view queue_id,
                                                             message_.authenticated, verified)
                                  : policy::Exemption::none;
   slot = policy::decide(std::move(findings), exemption, config.policy.dry_run);
+  meter_.verdict(*slot);
 
   std::string line = client_tag(queue_id);
   for (const auto& finding : slot->findings) {

@@ -70,6 +70,11 @@ struct Iprev {
 [[nodiscard]] std::vector<std::string> ptr_names_to_confirm(const dns::Answer& ptr,
                                                             std::size_t max_names);
 
+/// How many negative answers (NXDOMAIN, NODATA) in `iprev.evidence` the cache-bypassing
+/// re-check of the same name and type contradicted with records: a stale negative cache entry
+/// that confirm-negative kept from becoming a reject.
+[[nodiscard]] std::size_t contradicted_negatives(const Iprev& iprev);
+
 /// Runs the check asynchronously: PTR, optional confirmation, forward lookups in parallel.
 /// `done` runs exactly once, on whichever thread delivers the last answer.
 void start_iprev(dns::Resolver& resolver, const dns::IpAddress& client, IprevOptions options,

@@ -10,6 +10,7 @@
 #include "rdns/checks/iprev.h"
 #include "rdns/dns/ip_address.h"
 #include "rdns/dns/resolver_config.h"
+#include "rdns/metrics/endpoint.h"
 #include "rdns/policy/policy.h"
 
 namespace rdns::config {
@@ -38,6 +39,7 @@ struct Config {
   unsigned socket_mode = 0660;  ///< permissions of a unix socket
   std::string socket_group;  ///< group of a unix socket; empty: the process's group
   std::string pid_file;      ///< locked for the life of the process; empty: none
+  std::optional<metrics::Endpoint> metrics_listen;  ///< the metrics listener; none: off
   dns::ResolverConfig resolver;
   bool confirm_negative = true;  ///< see iprev_options()
   policy::Policy policy;         ///< actions, replies, dry-run and the exemption lists

@@ -15,6 +15,7 @@
 #include "rdns/checks/spf.h"
 #include "rdns/config/config.h"
 #include "rdns/dns/resolver.h"
+#include "rdns/metrics/milter_metrics.h"
 #include "rdns/policy/policy.h"
 
 namespace rdns::session {
@@ -43,6 +44,7 @@ struct HeaderEdits {
 struct Runtime {
   std::shared_ptr<const config::Config> config;
   std::shared_ptr<dns::Resolver> resolver;
+  std::shared_ptr<metrics::MilterMetrics> metrics;  ///< null: nothing is counted
 };
 
 /// One SMTP connection. Methods are called from one thread at a time (the MTA's connection
@@ -109,6 +111,7 @@ class Session {
 
   Runtime runtime_;
   Logger logger_;
+  metrics::SessionMeter meter_;  // counts this connection; outlives the lookups (see ~Session)
   std::optional<dns::IpAddress> client_;
   std::string hostname_;
   std::string helo_;  // as received (bounded), parsed by the HELO check

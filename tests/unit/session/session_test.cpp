@@ -38,7 +38,7 @@ class SessionTest : public ::testing::Test {
 
   std::unique_ptr<Session> make() {
     return std::make_unique<Session>(
-        Runtime{std::make_shared<const config::Config>(config_), resolver_},
+        Runtime{std::make_shared<const config::Config>(config_), resolver_, nullptr},
         [this](int priority, const std::string& line) {
           const std::lock_guard lock(log_mutex_);
           log_.emplace_back(priority, line);
