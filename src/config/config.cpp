@@ -325,7 +325,8 @@ bool valid_port(std::string_view port) {
 /// A libmilter socket host: an address literal of the socket's family (bare or in brackets)
 /// or a host name.
 bool valid_socket_host(std::string_view host, bool v6) {
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   if (const auto ip = dns::IpAddress::parse(host)) return ip->is_v4() != v6;
   return !host.empty() && host.size() <= 253 && std::all_of(host.begin(), host.end(), [](char c) {
     return dns::is_ascii_alnum(c) || c == '.' || c == '-';
@@ -403,8 +404,9 @@ void apply_privileges(const Reader& reader, Config& config) {
   }
   if (const auto file = reader.nonempty("pid-file")) {
     if (file->front() != '/' || file->back() == '/') {
-      reader.fail("pid-file", *file, "expected an absolute file name such as "
-                                     "/run/rdns-milter/rdns-milter.pid");
+      reader.fail("pid-file", *file,
+                  "expected an absolute file name such as "
+                  "/run/rdns-milter/rdns-milter.pid");
     }
     config.pid_file = *file;
   }
@@ -418,11 +420,13 @@ void apply_general(const Reader& reader, Config& config) {
   }
   reader.boolean("foreground", config.foreground);
   apply_privileges(reader, config);
-  const bool unix_socket = config.socket.rfind("unix:", 0) == 0 || config.socket.rfind("local:", 0) == 0;
+  const bool unix_socket =
+      config.socket.rfind("unix:", 0) == 0 || config.socket.rfind("local:", 0) == 0;
   if (!unix_socket && (reader.has("socket-mode") || reader.nonempty("socket-group"))) {
-    config.warnings.push_back(fmt::format("socket-mode and socket-group apply to unix sockets "
-                                          "only, not to {}",
-                                          config.socket));
+    config.warnings.push_back(
+        fmt::format("socket-mode and socket-group apply to unix sockets "
+                    "only, not to {}",
+                    config.socket));
   }
 }
 
