@@ -88,7 +88,7 @@ void flag_option(po::options_description& group, const char* name, const char* h
 const std::set<std::string, std::less<>> command_line_only = {
     "help", "version", "config", "config-test", "all", "check", "helo", "mail-from", "json"};
 
-po::options_description describe_options() {
+po::options_description general_options() {
   po::options_description general("General (command line only)");
   general.add_options()("help,h", "print this help and exit");
   general.add_options()("version", "print the version and those of the libraries, and exit");
@@ -105,7 +105,10 @@ po::options_description describe_options() {
   value_option(general, "mail-from", "ADDR",
                "with --check: the MAIL FROM address for SPF (empty: the null sender)");
   general.add_options()("json", "with --check: print JSON");
+  return general;
+}
 
+po::options_description daemon_options() {
   po::options_description daemon("Daemon");
   value_option(daemon, "socket", "SPEC",
                "milter socket: unix:/path, inet:PORT@HOST or inet6:PORT@HOST (default "
@@ -120,6 +123,10 @@ po::options_description describe_options() {
                "group of a unix socket, e.g. postfix (default the daemon's group)");
   value_option(daemon, "pid-file", "FILE",
                "write and lock this pid file; a second instance refuses to start (default none)");
+  return daemon;
+}
+
+po::options_description resolver_options() {
   po::options_description resolver("Resolver");
   value_option(resolver, "unbound-config", "FILE",
                "an unbound.conf for libunbound (stub zones, forward zones, trust anchors)");
@@ -135,7 +142,10 @@ po::options_description describe_options() {
   flag_option(resolver, "confirm-negative",
               "re-check a negative answer without any cache before it leads to a reject "
               "(default yes)");
+  return resolver;
+}
 
+po::options_description describe_options() {
   po::options_description actions(
       "Actions: reject|tempfail|tag|ignore; each NAME has a NAME-reply = CODE X.Y.Z text, with "
       "%{ip}, %{ptr}, %{helo}, %{reason}, ...");
@@ -168,7 +178,8 @@ po::options_description describe_options() {
   }
 
   po::options_description all;
-  all.add(general).add(daemon).add(resolver).add(actions).add(replies).add(pol);
+  all.add(general_options()).add(daemon_options()).add(resolver_options());
+  all.add(actions).add(replies).add(pol);
   return all;
 }
 
