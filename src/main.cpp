@@ -395,8 +395,8 @@ void open_socket_and_switch(const rdns::config::Config& config,
   umask(saved_umask);
   leftovers.bound(config.socket);
   if (leftovers.socket_path) {
-    rdns::daemon::set_socket_access(*leftovers.socket_path, config.socket_mode,
-                                    config.socket_group, identity);
+    rdns::daemon::set_socket_access(*leftovers.socket_path, config.socket_mode, config.socket_group,
+                                    identity);
   }
   rdns::daemon::drop_privileges(identity);
 }
@@ -460,8 +460,8 @@ int run_daemon(const rdns::config::Invocation& invocation) {
            fmt::format("rdns-milter {} listening on {} ({}){}", RDNS_VERSION, config.socket,
                        config.config_file.empty() ? "built-in defaults" : config.config_file,
                        identity.change ? fmt::format(" as user {}", identity.user) : ""));
-  rdns::daemon::notify(fmt::format("READY=1\nSTATUS=listening on {}\nMAINPID={}",
-                                   config.socket, getpid()));
+  rdns::daemon::notify(
+      fmt::format("READY=1\nSTATUS=listening on {}\nMAINPID={}", config.socket, getpid()));
   finish(leftovers, serve(invocation, *holder, signals.read_end.get(), milter_done));
 }
 
@@ -501,9 +501,7 @@ int main(int argc, char* argv[]) {
   try {
     switch (invocation.mode) {
       case rdns::config::Invocation::Mode::help: std::cout << invocation.help_text; return 0;
-      case rdns::config::Invocation::Mode::version:
-        print_version();
-        return 0;
+      case rdns::config::Invocation::Mode::version: print_version(); return 0;
       case rdns::config::Invocation::Mode::check:
         for (const auto& warning : invocation.config.warnings) {
           std::cerr << "rdns-milter: warning: " << warning << "\n";

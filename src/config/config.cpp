@@ -88,7 +88,7 @@ void flag_option(po::options_description& group, const char* name, const char* h
 const std::set<std::string, std::less<>> command_line_only = {
     "help", "version", "config", "config-test", "all", "check", "helo", "mail-from", "json"};
 
-po::options_description describe_options() {
+po::options_description general_options() {
   po::options_description general("General (command line only)");
   general.add_options()("help,h", "print this help and exit");
   general.add_options()("version", "print the version and those of the libraries, and exit");
@@ -105,7 +105,10 @@ po::options_description describe_options() {
   value_option(general, "mail-from", "ADDR",
                "with --check: the MAIL FROM address for SPF (empty: the null sender)");
   general.add_options()("json", "with --check: print JSON");
+  return general;
+}
 
+po::options_description daemon_options() {
   po::options_description daemon("Daemon");
   value_option(daemon, "socket", "SPEC",
                "milter socket: unix:/path, inet:PORT@HOST or inet6:PORT@HOST (default "
@@ -123,6 +126,10 @@ po::options_description describe_options() {
                "[::1]:9466 (default off; no authentication: bind to loopback)");
   value_option(daemon, "pid-file", "FILE",
                "write and lock this pid file; a second instance refuses to start (default none)");
+  return daemon;
+}
+
+po::options_description resolver_options() {
   po::options_description resolver("Resolver");
   value_option(resolver, "unbound-config", "FILE",
                "an unbound.conf for libunbound (stub zones, forward zones, trust anchors)");
@@ -138,7 +145,10 @@ po::options_description describe_options() {
   flag_option(resolver, "confirm-negative",
               "re-check a negative answer without any cache before it leads to a reject "
               "(default yes)");
+  return resolver;
+}
 
+po::options_description describe_options() {
   po::options_description actions(
       "Actions: reject|tempfail|tag|ignore; each NAME has a NAME-reply = CODE X.Y.Z text, with "
       "%{ip}, %{ptr}, %{helo}, %{reason}, ...");
@@ -171,7 +181,8 @@ po::options_description describe_options() {
   }
 
   po::options_description all;
-  all.add(general).add(daemon).add(resolver).add(actions).add(replies).add(pol);
+  all.add(general_options()).add(daemon_options()).add(resolver_options());
+  all.add(actions).add(replies).add(pol);
   return all;
 }
 
@@ -328,7 +339,8 @@ bool valid_port(std::string_view port) {
 /// A libmilter socket host: an address literal of the socket's family (bare or in brackets)
 /// or a host name.
 bool valid_socket_host(std::string_view host, bool v6) {
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   if (const auto ip = dns::IpAddress::parse(host)) return ip->is_v4() != v6;
   return !host.empty() && host.size() <= 253 && std::all_of(host.begin(), host.end(), [](char c) {
     return dns::is_ascii_alnum(c) || c == '.' || c == '-';
@@ -406,8 +418,9 @@ void apply_privileges(const Reader& reader, Config& config) {
   }
   if (const auto file = reader.nonempty("pid-file")) {
     if (file->front() != '/' || file->back() == '/') {
-      reader.fail("pid-file", *file, "expected an absolute file name such as "
-                                     "/run/rdns-milter/rdns-milter.pid");
+      reader.fail("pid-file", *file,
+                  "expected an absolute file name such as "
+                  "/run/rdns-milter/rdns-milter.pid");
     }
     config.pid_file = *file;
   }
@@ -429,11 +442,13 @@ void apply_general(const Reader& reader, Config& config) {
     }
   }
   apply_privileges(reader, config);
-  const bool unix_socket = config.socket.rfind("unix:", 0) == 0 || config.socket.rfind("local:", 0) == 0;
+  const bool unix_socket =
+      config.socket.rfind("unix:", 0) == 0 || config.socket.rfind("local:", 0) == 0;
   if (!unix_socket && (reader.has("socket-mode") || reader.nonempty("socket-group"))) {
-    config.warnings.push_back(fmt::format("socket-mode and socket-group apply to unix sockets "
-                                          "only, not to {}",
-                                          config.socket));
+    config.warnings.push_back(
+        fmt::format("socket-mode and socket-group apply to unix sockets "
+                    "only, not to {}",
+                    config.socket));
   }
 }
 
@@ -808,6 +823,7 @@ std::vector<Setting> settings_of(const Config& config) {
       {"socket-mode", fmt::format("{:04o}", config.socket_mode)},
       {"socket-group", config.socket_group},
       {"pid-file", config.pid_file},
+      {"metrics-listen", config.metrics_listen ? config.metrics_listen->to_string() : ""},
   };
   add_resolver_settings(config, out);
   add_policy_settings(config, out);

@@ -96,9 +96,10 @@ PidFile::PidFile(std::string path) : path_(std::move(path)) {
       if (errno != EWOULDBLOCK) {
         throw StartError(fmt::format("pid file {}: cannot lock it: {}", path_, error_text(errno)));
       }
-      throw StartError(fmt::format("pid file {} is locked by a running instance ({}); refusing "
-                                   "to start a second one",
-                                   path_, pid_phrase(read_pid_from(fd_.get()))));
+      throw StartError(
+          fmt::format("pid file {} is locked by a running instance ({}); refusing "
+                      "to start a second one",
+                      path_, pid_phrase(read_pid_from(fd_.get()))));
     }
     struct stat opened {};
     struct stat named {};
@@ -140,9 +141,10 @@ std::string clear_stale_socket(const std::string& path, const std::string& pid_f
     throw StartError(fmt::format("socket {}: {}", path, error_text(errno)));
   }
   if (!S_ISSOCK(st.st_mode)) {
-    throw StartError(fmt::format("socket {}: the file exists and is not a socket; refusing to "
-                                 "replace it",
-                                 path));
+    throw StartError(
+        fmt::format("socket {}: the file exists and is not a socket; refusing to "
+                    "replace it",
+                    path));
   }
   const dns::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_un address{};
@@ -158,13 +160,14 @@ std::string clear_stale_socket(const std::string& path, const std::string& pid_f
     } else if (!pid_file.empty()) {
       pid = read_pid(pid_file);
     }
-    throw StartError(fmt::format("socket {} is in use by a running process ({}); refusing to "
-                                 "start a second instance on it",
-                                 path, pid_phrase(pid)));
+    throw StartError(
+        fmt::format("socket {} is in use by a running process ({}); refusing to "
+                    "start a second instance on it",
+                    path, pid_phrase(pid)));
   }
   if (errno != ECONNREFUSED) {
-    throw StartError(fmt::format("socket {}: cannot tell whether it is in use: {}", path,
-                                 error_text(errno)));
+    throw StartError(
+        fmt::format("socket {}: cannot tell whether it is in use: {}", path, error_text(errno)));
   }
   if (unlink(path.c_str()) != 0) {
     throw StartError(
@@ -177,8 +180,9 @@ Identity target_identity(const std::string& user, const std::string& group) {
   Identity identity;
   const bool root = geteuid() == 0;
   if (root && user.empty()) {
-    throw StartError("refusing to run as root: set user = NAME (the Debian package's is "
-                     "rdns-milter) to switch to it once the socket is open, or user = root");
+    throw StartError(
+        "refusing to run as root: set user = NAME (the Debian package's is "
+        "rdns-milter) to switch to it once the socket is open, or user = root");
   }
   const auto account = user.empty() ? std::nullopt : find_user(user);
   if (!user.empty() && !account) throw StartError(fmt::format("user {}: no such user", user));
@@ -192,10 +196,11 @@ Identity target_identity(const std::string& user, const std::string& group) {
     return identity;
   }
   if (identity.uid != geteuid() || identity.gid != getegid()) {
-    throw StartError(fmt::format("cannot switch to user {} and group {}: not started as root "
-                                 "(running as uid {}, gid {})",
-                                 user.empty() ? "(unchanged)" : user,
-                                 group.empty() ? "(its own)" : group, geteuid(), getegid()));
+    throw StartError(
+        fmt::format("cannot switch to user {} and group {}: not started as root "
+                    "(running as uid {}, gid {})",
+                    user.empty() ? "(unchanged)" : user, group.empty() ? "(its own)" : group,
+                    geteuid(), getegid()));
   }
   return identity;
 }
@@ -211,16 +216,15 @@ void set_socket_access(const std::string& path, unsigned mode, const std::string
   const uid_t uid = identity.change ? identity.uid : static_cast<uid_t>(-1);
   if ((uid != static_cast<uid_t>(-1) || gid != static_cast<gid_t>(-1)) &&
       lchown(path.c_str(), uid, gid) != 0) {
-    throw StartError(fmt::format("socket {}: cannot give it to {}:{}: {}{}", path,
-                                 identity.change ? identity.user : "(unchanged)",
-                                 socket_group.empty() ? "(unchanged)" : socket_group,
-                                 error_text(errno),
-                                 geteuid() != 0 ? " (the daemon must be a member of the group)"
-                                                : ""));
+    throw StartError(
+        fmt::format("socket {}: cannot give it to {}:{}: {}{}", path,
+                    identity.change ? identity.user : "(unchanged)",
+                    socket_group.empty() ? "(unchanged)" : socket_group, error_text(errno),
+                    geteuid() != 0 ? " (the daemon must be a member of the group)" : ""));
   }
   if (chmod(path.c_str(), mode) != 0) {
-    throw StartError(fmt::format("socket {}: cannot set mode {:04o}: {}", path, mode,
-                                 error_text(errno)));
+    throw StartError(
+        fmt::format("socket {}: cannot set mode {:04o}: {}", path, mode, error_text(errno)));
   }
 }
 

@@ -34,8 +34,8 @@ struct Config {
   std::string config_file;  ///< the file read, empty if none
   std::string socket = "inet:8894@127.0.0.1";
   bool foreground = false;
-  std::string user;          ///< drop to this user after binding; empty: never root
-  std::string group;         ///< and this group; empty: the user's primary group
+  std::string user;             ///< drop to this user after binding; empty: never root
+  std::string group;            ///< and this group; empty: the user's primary group
   unsigned socket_mode = 0660;  ///< permissions of a unix socket
   std::string socket_group;  ///< group of a unix socket; empty: the process's group
   std::string pid_file;      ///< locked for the life of the process; empty: none

@@ -703,8 +703,9 @@ TEST(ConfigFileLineTest, FileValueOverriddenOnTheCommandLineIsStillValidated) {
   EXPECT_THAT(error_of({"--config", file.path(), "--iprev-no-ptr", "tag"}),
               HasSubstr(file.path() + ":2: option 'iprev-no-ptr': invalid value 'bogus'"));
   const TempFile good("iprev-no-ptr = tempfail\n");
-  EXPECT_EQ(parse({"--config", good.path(), "--iprev-no-ptr", "tag"}).config.policy.iprev.no_ptr.action,
-            Action::tag);
+  EXPECT_EQ(
+      parse({"--config", good.path(), "--iprev-no-ptr", "tag"}).config.policy.iprev.no_ptr.action,
+      Action::tag);
 }
 
 TEST(ConfigFileLineTest, CommandLineErrorsSayCommandLine) {
@@ -742,16 +743,15 @@ TEST(ConfigFileLineTest, BadForwarderNamesTheLine) {
 // ---- sockets and privileges ------------------------------------------------------------------
 
 TEST(ConfigTest, SocketSyntax) {
-  for (const std::string good :
-       {"unix:/run/rdns-milter/rdns-milter.sock", "local:/tmp/m.sock", "inet:8894@127.0.0.1",
-        "inet:8894", "inet:25@localhost", "inet6:8894@::1", "inet6:8894@[::1]",
-        "inet:8894@[127.0.0.1]"}) {
+  for (const std::string good : {"unix:/run/rdns-milter/rdns-milter.sock", "local:/tmp/m.sock",
+                                 "inet:8894@127.0.0.1", "inet:8894", "inet:25@localhost",
+                                 "inet6:8894@::1", "inet6:8894@[::1]", "inet:8894@[127.0.0.1]"}) {
     EXPECT_EQ(parse({"--socket", good}).config.socket, good);
   }
   for (const std::string& bad : std::vector<std::string>{
-           "unix:relative.sock", "unix:", "unix:/run/dir/", "inet:0@127.0.0.1", "inet:99999@127.0.0.1",
-        "inet:smtp@127.0.0.1", "inet6:8894@127.0.0.1", "inet:8894@::1", "inet:8894@bad_host",
-        "tcp:25", "/run/x.sock", "unix:/" + std::string(120, 'x')}) {
+           "unix:relative.sock", "unix:", "unix:/run/dir/", "inet:0@127.0.0.1",
+           "inet:99999@127.0.0.1", "inet:smtp@127.0.0.1", "inet6:8894@127.0.0.1", "inet:8894@::1",
+           "inet:8894@bad_host", "tcp:25", "/run/x.sock", "unix:/" + std::string(120, 'x')}) {
     const auto message = error_of({"--socket", bad});
     EXPECT_THAT(message, HasSubstr("option 'socket': invalid value '" + bad + "'")) << bad;
   }
@@ -831,14 +831,33 @@ TEST(ConfigTestMode, DefaultsPrintNothingAndChangesPrintTheirLines) {
 
 TEST(ConfigTestMode, AllSettingsReadBackAsTheSameConfiguration) {
   const TempFile addresses("192.0.2.7\n");
-  const auto changed =
-      parse({"--socket", "unix:/tmp/m.sock", "--user", "nobody", "--socket-mode", "0600",
-             "--forwarder", "192.0.2.53", "--query-timeout", "0.25", "--helo-syntax", "tag",
-             "--spf-fail-reply", "550 5.7.23 no %{ip}", "--trusted-networks",
-             "192.0.2.0/24 2001:db8::/32", "--exempt-recipients", "postmaster abuse@example.org",
-             "--allow-address-file", addresses.path(), "--helo-own-names", "mx.example.org",
-             "--authserv-id", "mx.example.org", "--decision-stage", "mail"})
-          .config;
+  const auto changed = parse({"--socket",
+                              "unix:/tmp/m.sock",
+                              "--user",
+                              "nobody",
+                              "--socket-mode",
+                              "0600",
+                              "--forwarder",
+                              "192.0.2.53",
+                              "--query-timeout",
+                              "0.25",
+                              "--helo-syntax",
+                              "tag",
+                              "--spf-fail-reply",
+                              "550 5.7.23 no %{ip}",
+                              "--trusted-networks",
+                              "192.0.2.0/24 2001:db8::/32",
+                              "--exempt-recipients",
+                              "postmaster abuse@example.org",
+                              "--allow-address-file",
+                              addresses.path(),
+                              "--helo-own-names",
+                              "mx.example.org",
+                              "--authserv-id",
+                              "mx.example.org",
+                              "--decision-stage",
+                              "mail"})
+                           .config;
   const auto all = describe_settings(changed, true);
   for (const auto& setting : settings_of(defaults())) {
     EXPECT_THAT("\n" + all, HasSubstr("\n" + setting.name + " =")) << setting.name;
