@@ -37,8 +37,8 @@ struct Config {
   std::string user;             ///< drop to this user after binding; empty: never root
   std::string group;            ///< and this group; empty: the user's primary group
   unsigned socket_mode = 0660;  ///< permissions of a unix socket
-  std::string socket_group;  ///< group of a unix socket; empty: the process's group
-  std::string pid_file;      ///< locked for the life of the process; empty: none
+  std::string socket_group;     ///< group of a unix socket; empty: the process's group
+  std::string pid_file;         ///< locked for the life of the process; empty: none
   std::optional<metrics::Endpoint> metrics_listen;  ///< the metrics listener; none: off
   dns::ResolverConfig resolver;
   bool confirm_negative = true;  ///< see iprev_options()

@@ -244,7 +244,7 @@ TEST(MetricsListenOption, BadValueNamesOptionAndValue) {
   std::ofstream(path) << "metrics-listen = 9466\n";
   const auto from_file = error_of({"--config", path});
   std::remove(path);
-  EXPECT_THAT(from_file, HasSubstr(std::string(path) + ": option 'metrics-listen'"));
+  EXPECT_THAT(from_file, HasSubstr(std::string(path) + ":1: option 'metrics-listen'"));
   EXPECT_THAT(from_file, HasSubstr("'9466'"));
 }
 
