@@ -13,11 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import unittest
 import urllib.error
@@ -27,22 +23,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import milter_client as mc  # noqa: E402
+from loopback_daemon import HOST, LoopbackDaemonTest, free_port, milter_binary  # noqa: E402
 
-HOST = "127.0.0.1"
 CLIENT = "192.0.2.12"
 SAMPLE = re.compile(r'^([a-z_]+)(?:\{(.*)\})? (\S+)$')
 LABEL = re.compile(r'([a-z_]+)="((?:[^"\\]|\\.)*)"')
-
-
-def milter_binary() -> str:
-    source = os.environ.get("RDNS_SOURCE") or os.path.dirname(os.path.dirname(HERE))
-    return os.environ.get("RDNS_MILTER") or os.path.join(source, "build", "src", "rdns-milter")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def parse(text: str) -> dict[tuple[str, frozenset], float]:
@@ -59,34 +44,12 @@ def parse(text: str) -> dict[tuple[str, frozenset], float]:
     return samples
 
 
-class MetricsTest(unittest.TestCase):
-    def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="rdns-metrics.")
-        self.conf = os.path.join(self.dir, "rdns-milter.conf")
-        self.log_path = os.path.join(self.dir, "milter.log")
-        self.port = free_port()
-        self.metrics_port = free_port()
-        self.dead_dns = free_port()
-        self.write_config()
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                [milter_binary(), "--foreground", "--socket", f"inet:{self.port}@{HOST}",
-                 "--config", self.conf, *(["--user", "root"] if os.geteuid() == 0 else [])],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        self.addCleanup(self.cleanup)
-        self.wait_for_log(0, "listening on")
+class MetricsTest(LoopbackDaemonTest):
+    prefix = "rdns-metrics."
 
-    def cleanup(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        for name in os.listdir(self.dir):
-            os.unlink(os.path.join(self.dir, name))
-        os.rmdir(self.dir)
+    def setUp(self):
+        self.metrics_port = free_port()
+        super().setUp()
 
     def write_config(self) -> None:
         with open(self.conf, "w", encoding="utf-8") as f:
@@ -96,20 +59,6 @@ class MetricsTest(unittest.TestCase):
                     "query-timeout = 0.5\n"
                     "authserv-id = mx.test\n")
 
-    def log(self, offset: int = 0) -> str:
-        with open(self.log_path, "rb") as f:
-            f.seek(offset)
-            return f.read().decode("utf-8", errors="replace")
-
-    def wait_for_log(self, offset: int, text: str, timeout: float = 5) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.log(offset):
-            if self.proc.poll() is not None:
-                self.fail(f"rdns-milter exited ({self.proc.returncode}):\n{self.log()}")
-            if time.monotonic() > deadline:
-                self.fail(f"no {text!r} in the log within {timeout} s:\n{self.log(offset)}")
-            time.sleep(0.02)
-
     def scrape(self, path: str = "/metrics") -> dict:
         with urllib.request.urlopen(f"http://{HOST}:{self.metrics_port}{path}", timeout=5) as r:
             self.assertEqual(r.status, 200)
@@ -118,7 +67,7 @@ class MetricsTest(unittest.TestCase):
 
     def session(self, queue_id: bytes) -> str:
         """One session from CLIENT up to RCPT; returns the action the daemon logged."""
-        offset = os.path.getsize(self.log_path)
+        offset = self.log_size()
         with mc.MilterClient(self.port) as c:
             c.negotiate()
             c.macro(b"C", {b"j": b"mx.test"})
@@ -133,11 +82,6 @@ class MetricsTest(unittest.TestCase):
         action = re.search(r"action=([a-z-]+)", line)
         self.assertIsNotNone(action, line)
         return action.group(1)
-
-    def sighup(self, expect: str) -> None:
-        offset = os.path.getsize(self.log_path)
-        self.proc.send_signal(signal.SIGHUP)
-        self.wait_for_log(offset, expect)
 
     def test_counters_move_with_what_happened(self):
         before = self.scrape()

@@ -18,63 +18,22 @@ Run: RDNS_MILTER=build/src/rdns-milter python3 tests/e2e/test_reload_empty_confi
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
-import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import milter_client as mc  # noqa: E402
+from loopback_daemon import LoopbackDaemonTest, milter_binary  # noqa: E402
 
-HOST = "127.0.0.1"
 CLIENT = "192.0.2.12"
 
 
-def milter_binary() -> str:
-    source = os.environ.get("RDNS_SOURCE") or os.path.dirname(os.path.dirname(HERE))
-    return os.environ.get("RDNS_MILTER") or os.path.join(source, "build", "src", "rdns-milter")
+class ReloadEmptyConfigTest(LoopbackDaemonTest):
+    prefix = "rdns-reload."
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-class ReloadEmptyConfigTest(unittest.TestCase):
-    def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="rdns-reload.")
-        self.conf = os.path.join(self.dir, "rdns-milter.conf")
-        self.log_path = os.path.join(self.dir, "milter.log")
-        self.port = free_port()
-        self.dead_dns = free_port()
-        self.write_config(dry_run="yes")
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                [milter_binary(), "--foreground", "--socket", f"inet:{self.port}@{HOST}",
-                 "--config", self.conf, *(["--user", "root"] if os.geteuid() == 0 else [])],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        self.addCleanup(self.cleanup)
-        self.wait_for_log(0, "listening on")
-
-    def cleanup(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        for name in os.listdir(self.dir):
-            os.unlink(os.path.join(self.dir, name))
-        os.rmdir(self.dir)
-
-    def write_config(self, dry_run: str) -> None:
+    def write_config(self, dry_run: str = "yes") -> None:
         with open(self.conf, "w", encoding="utf-8") as f:
             f.write("# rdns-milter reload test\n"
                     f"dry-run = {dry_run}\n"
@@ -83,31 +42,6 @@ class ReloadEmptyConfigTest(unittest.TestCase):
                     "trust-anchor-file =\n"
                     "query-timeout = 0.5\n"
                     "authserv-id = mx.test\n")
-
-    def log(self, offset: int = 0) -> str:
-        with open(self.log_path, "rb") as f:
-            f.seek(offset)
-            return f.read().decode("utf-8", errors="replace")
-
-    def log_size(self) -> int:
-        return os.path.getsize(self.log_path)
-
-    def wait_for_log(self, offset: int, text: str, timeout: float = 3) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.log(offset):
-            if self.proc.poll() is not None:
-                self.fail(f"rdns-milter exited ({self.proc.returncode}):\n{self.log()}")
-            if time.monotonic() > deadline:
-                self.fail(f"no {text!r} in the log within {timeout} s:\n{self.log(offset)}")
-            time.sleep(0.02)
-
-    def sighup(self, expect: str) -> str:
-        """Sends SIGHUP, waits for `expect` in the log, returns the log lines since."""
-        offset = self.log_size()
-        self.proc.send_signal(signal.SIGHUP)
-        self.wait_for_log(offset, expect)
-        time.sleep(0.1)  # anything else the reload logs
-        return self.log(offset)
 
     def rcpt_reply(self, queue_id: bytes) -> tuple[mc.Reply, str]:
         """One session from CLIENT up to RCPT: the RCPT reply and the log lines it caused."""
