@@ -116,14 +116,15 @@ class RuntimeHolder {
   rdns::session::Runtime runtime_;
 };
 
-/// Logs the settings a reload cannot apply (the socket and the process's identity).
+/// Logs the settings a reload cannot apply (the socket, the metrics listener and the process's
+/// identity).
 void warn_restart_only(const rdns::config::Config& fresh, const rdns::config::Config& current) {
   const auto now = rdns::config::settings_of(fresh);
   const auto before = rdns::config::settings_of(current);
   for (std::size_t i = 0; i < std::min(now.size(), before.size()); ++i) {
     const auto& name = now[i].name;
     if (name != "socket" && name != "user" && name != "group" && name != "socket-mode" &&
-        name != "socket-group" && name != "pid-file") {
+        name != "socket-group" && name != "pid-file" && name != "metrics-listen") {
       continue;
     }
     if (now[i].value != before[i].value) {
@@ -164,11 +165,6 @@ bool reload(const rdns::config::Invocation& invocation, RuntimeHolder& holder) {
     }
   }
   warn_restart_only(fresh, *current.config);
-  if (fresh.metrics_listen != current.config->metrics_listen) {
-    log_line(LOG_WARNING,
-             fmt::format("metrics-listen changed to {}: takes effect only after a restart",
-                         fresh.metrics_listen ? fresh.metrics_listen->to_string() : "off"));
-  }
   for (const auto& warning : fresh.warnings) log_line(LOG_WARNING, warning);
   const auto file =
       fresh.config_file.empty() ? std::string("built-in defaults") : fresh.config_file;
