@@ -213,6 +213,8 @@ std::string auth_results_id(std::string_view body) {
       break;
     }
   }
+  // Note: a comment that ends in a lone backslash steps past the end; nothing follows it.
+  pos = std::min(pos, body.size());
   const auto end = body.find_first_of(" \t\r\n;(", pos);
   return dns::to_lower(body.substr(pos, end == std::string_view::npos ? end : end - pos));
 }

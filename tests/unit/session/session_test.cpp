@@ -399,5 +399,15 @@ TEST(AuthResultsId, ParsesTheAuthservId) {
   EXPECT_EQ(header::auth_results_id("   "), "");
 }
 
+// Found by tests/fuzz/auth_results_fuzz: an incoming field whose comment ends in a backslash
+// threw std::out_of_range, which the adapter turned into a tempfail for every such message.
+TEST(AuthResultsId, ACommentEndingInABackslashIsNoAuthservId) {
+  EXPECT_EQ(header::auth_results_id("(unclosed \\"), "");
+  EXPECT_EQ(header::auth_results_id(" (a) (b\\"), "");
+  EXPECT_EQ(header::auth_results_id("(a\\"), "");
+  // An escaped parenthesis does not close the comment.
+  EXPECT_EQ(header::auth_results_id("(a\\)) mx.test; none"), "mx.test");
+}
+
 }  // namespace
 }  // namespace rdns::session
