@@ -201,7 +201,8 @@ std::string auth_results_id(std::string_view body) {
       int depth = 0;
       for (; pos < body.size(); ++pos) {
         if (body[pos] == '\\') {
-          ++pos;
+          // A quoted-pair skips the next character; a backslash at the very end has none.
+          if (pos + 1 < body.size()) ++pos;
         } else if (body[pos] == '(') {
           ++depth;
         } else if (body[pos] == ')' && --depth == 0) {
@@ -213,8 +214,6 @@ std::string auth_results_id(std::string_view body) {
       break;
     }
   }
-  // Note: a comment that ends in a lone backslash steps past the end; nothing follows it.
-  pos = std::min(pos, body.size());
   const auto end = body.find_first_of(" \t\r\n;(", pos);
   return dns::to_lower(body.substr(pos, end == std::string_view::npos ? end : end - pos));
 }
