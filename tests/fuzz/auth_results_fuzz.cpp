@@ -3,27 +3,14 @@
 // carry CR, LF, NUL or another control character into a header.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 
+#include "fuzz_check.h"
 #include "rdns/header/auth_results.h"
 
-namespace {
-
-void require(bool condition) {
-  if (!condition) std::abort();
-}
-
-bool printable(std::string_view text) {
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte >= 0x7f) return false;
-  }
-  return true;
-}
-
-}  // namespace
+using rdns::fuzz::printable;
+using rdns::fuzz::require;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
@@ -51,13 +38,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   result.properties = {{"smtp.remote-ip", std::string(text)}};
   result.comment = std::string(text);
   const auto field = rdns::header::assemble_auth_results(text, {result, result});
-  for (std::size_t i = 0; i < field.size(); ++i) {
-    const auto byte = static_cast<unsigned char>(field[i]);
-    if (field[i] == '\n') {
-      require(i + 1 < field.size() && field[i + 1] == '\t');  // folded only with "\n\t"
-    } else if (field[i] != '\t') {
-      require(byte >= 0x20 && byte < 0x7f);
-    }
-  }
+  rdns::fuzz::require_header_safe(field);
   return 0;
 }

@@ -2,18 +2,12 @@
 // accept must really be a host name or an address literal.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <string_view>
 
+#include "fuzz_check.h"
 #include "rdns/checks/helo.h"
 
-namespace {
-
-void require(bool condition) {
-  if (!condition) std::abort();
-}
-
-}  // namespace
+using rdns::fuzz::require;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
@@ -34,10 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static const auto client = *rdns::dns::IpAddress::parse("192.0.2.7");
   static const rdns::checks::HeloIdentity identity{{"mx.example.de"}, {}, false};
   if (const auto helo = rdns::checks::decide_helo_offline(text, client, identity)) {
-    require(helo->helo.size() <= 255);
-    for (const char c : helo->helo) {
-      require(static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f);
-    }
+    require(helo->helo.size() <= 255 && rdns::fuzz::printable(helo->helo));
   }
   return 0;
 }

@@ -3,16 +3,14 @@
 // that is not ok carries no records.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <span>
 
+#include "fuzz_check.h"
 #include "rdns/dns/packet.h"
 
 namespace {
 
-void require(bool condition) {
-  if (!condition) std::abort();
-}
+using rdns::fuzz::require;
 
 constexpr rdns::dns::RrType types[] = {
     rdns::dns::RrType::a,   rdns::dns::RrType::aaaa, rdns::dns::RrType::ptr,
