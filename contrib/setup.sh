@@ -1,9 +1,11 @@
 #!/bin/sh
 # Set up rdns-milter on Debian 12 and run it or its tests.
 #   contrib/setup.sh run    install packages (as root), build, run the milter in the foreground
-#   contrib/setup.sh test   install packages (as root), build, run every test suite
+#   contrib/setup.sh test   install packages (as root), build, run every test suite, then
+#                           the unit, integration and e2e suites under ASan+UBSan and the unit
+#                           and integration suites under TSan (RDNS_SANITIZE=no skips those)
 #   contrib/setup.sh build  install packages (as root) and build only
-#   contrib/setup.sh sanitize  also build with ASan+UBSan and with TSan and run unit+integration
+#   contrib/setup.sh sanitize  only the sanitizer builds and their suites
 # Idempotent and non-interactive; packages already installed are not fetched again.
 set -eu
 
@@ -19,7 +21,7 @@ packages="build-essential g++ clang meson ninja-build pkg-config python3 clang-f
   libmilter-dev libunbound-dev libevent-dev nettle-dev libldns-dev libspf2-dev
   libboost-program-options-dev libfmt-dev nlohmann-json3-dev libyaml-cpp-dev libsystemd-dev
   libgtest-dev libgmock-dev googletest dns-root-data
-  knot knot-dnsutils nsd rbldnsd dnsutils ldnsutils swaks miltertest postfix opendmarc
+  knot knot-dnsutils nsd rbldnsd unbound dnsutils ldnsutils swaks miltertest postfix opendmarc
   util-linux m4 libwrap0
   libmicrohttpd-dev
   debhelper dpkg-dev fakeroot lintian systemd cpio git mandoc groff-base"
@@ -39,6 +41,15 @@ if [ -n "$missing" ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq $missing >/dev/null
+  # Tests run their own unbound daemons on private ports; the packaged service is not wanted
+  # on a machine that did not have it before.
+  case " $missing " in
+    *" unbound "*)
+      if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+        systemctl disable --now unbound.service >/dev/null 2>&1 || true
+      fi
+      ;;
+  esac
 fi
 
 # The Sendmail e2e test runs Debian's sendmail unpacked, not installed (sendmail-bin conflicts
@@ -57,6 +68,38 @@ if [ ! -f "$build/build.ninja" ]; then
 fi
 ninja -C "$build" >/dev/null
 
+# One sanitizer build and its suites: sanitized KIND SUITE...; output appended to $results.
+# Note: the fuzz targets (their own clang ASan build) and the package test are not rebuilt here.
+sanitized() {
+  kind=$1
+  shift
+  dir="$build-$(echo "$kind" | tr ',' '-')"
+  [ -f "$dir/build.ninja" ] ||
+    meson setup "$dir" -Db_sanitize="$kind" -Db_lundef=false -Dbuildtype=debug -Dfuzz=disabled >/dev/null
+  if ! ninja -C "$dir" >>"$results" 2>&1; then
+    echo "setup: the $kind build failed" >>"$results"
+    echo "Fail: 1" >>"$results"
+    status=1
+    return 0
+  fi
+  suites=""
+  for s in "$@"; do suites="$suites --suite $s"; done
+  echo "setup: $kind: suites $*" >>"$results"
+  # Note: halt_on_error makes every UBSan finding fail its test; detect_leaks stays on.
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$here/tests/tsan.supp" \
+    meson test -C "$dir" --print-errorlogs --num-processes 2 $suites >>"$results" 2>&1 || status=1
+}
+
+# The plain summary line for CI, summed over every meson run in $results.
+summary() {
+  awk '
+    /^Ok:/ {ok+=$2} /^Expected Fail:/ {xf+=$3} /^Fail:/ {fail+=$2}
+    /^Unexpected Pass:/ {up+=$3} /^Skipped:/ {skip+=$2} /^Timeout:/ {to+=$2}
+    END { printf "%d passed, %d failed, %d skipped\n", ok+xf, fail+up+to, skip }
+  ' "$results"
+}
+
 case "$mode" in
   build) ;;
   run)
@@ -72,26 +115,26 @@ case "$mode" in
   test)
     fetch_sendmail
     status=0
-    meson test -C "$build" --print-errorlogs --num-processes 2 "$@" >"$build/test-output.txt" 2>&1 || status=$?
-    cat "$build/test-output.txt"
-    # One plain summary line for CI, from meson's own counts.
-    awk '
-      /^Ok:/ {ok=$2} /^Expected Fail:/ {xf=$3} /^Fail:/ {fail=$2}
-      /^Unexpected Pass:/ {up=$3} /^Skipped:/ {skip=$2} /^Timeout:/ {to=$2}
-      END { printf "%d passed, %d failed, %d skipped\n", ok+xf, fail+up+to, skip }
-    ' "$build/test-output.txt"
+    results="$build/test-output.txt"
+    meson test -C "$build" --print-errorlogs --num-processes 2 "$@" >"$results" 2>&1 || status=$?
+    cat "$results"
+    if [ "${RDNS_SANITIZE:-yes}" != no ] && [ $# = 0 ]; then
+      start=$(cat "$results" | wc -l)
+      sanitized address,undefined unit integration e2e
+      sanitized thread unit integration
+      tail -n +"$((start + 1))" "$results"
+    fi
+    summary
     exit "$status"
     ;;
   sanitize)
-    # Not part of "test" (each sanitizer build takes minutes on 2 cores); run before releases.
     status=0
-    for kind in address,undefined thread; do
-      dir="$build-$(echo "$kind" | tr ',' '-')"
-      [ -f "$dir/build.ninja" ] || meson setup "$dir" -Db_sanitize="$kind" -Dbuildtype=debug >/dev/null
-      ninja -C "$dir" >/dev/null
-      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        meson test -C "$dir" --suite unit --suite integration --print-errorlogs "$@" || status=1
-    done
+    results="$build/sanitize-output.txt"
+    : >"$results"
+    sanitized address,undefined unit integration e2e
+    sanitized thread unit integration
+    cat "$results"
+    summary
     exit "$status"
     ;;
   *)
