@@ -1,0 +1,156 @@
+"""Issue 9 end to end: swaks -> private Postfix -> rdns-milter -> DNS fixture with rbldnsd.
+
+Run: RDNS_MILTER=build/src/rdns-milter python3 tests/e2e/test_dnsbl.py [-k PATTERN]
+(meson: `meson test -C build dnsbl-postfix`). Client addresses come in through XCLIENT; the
+lists and clients are in tests/fixture/README.md ("DNS lists").
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import postfix_harness as ph  # noqa: E402
+
+LISTED = "192.0.2.44"       # bl.rbl.test 127.0.0.4 with TXT; PTR bl-listed.test (iprev pass)
+LISTED_TXT = "listed: see http://bl.rbl.test/lookup?ip=192.0.2.44"
+ALLOWED = "192.0.2.45"      # wl.rbl.test 127.0.10.1 with TXT; no PTR
+ALLOWED_TXT = "allow-listed: see http://wl.rbl.test/lookup?ip=192.0.2.45"
+GOOD = "192.0.2.7"          # PTR good.test; on no real list
+PUBLIC = "d9a0c3f1e7b24a65b8c2.dqs.rbl.test"   # answers 127.255.255.254 to every query
+
+BLOCK = {"dnsbl-sites": "bl.rbl.test=127.0.0.[2..11]*3", "dnsbl-threshold": "3"}
+ALLOW = {"dnsbl-sites": "wl.rbl.test=127.0.10.1*-5", "dnsbl-allowlist-threshold": "-5"}
+
+
+def our_ar(eml: str) -> list[str]:
+    """Unfolded values of our Authentication-Results headers (authserv-id mx.test)."""
+    values = [ph.unfold(v) for n, v in ph.message_headers(eml)
+              if n.lower() == "authentication-results"]
+    return [v for v in values if ph.split_ar(v)[0] == "mx.test"]
+
+
+class DnsblPostfix(ph.HarnessAsserts, unittest.TestCase):
+    h: ph.Harness
+
+    @classmethod
+    def setUpClass(cls):
+        cls.h = ph.Harness(prefix="rdns-e2e-dnsbl.")
+        try:
+            cls.h.start_dns()
+            cls.h.start_postfix()
+        except BaseException:
+            cls.h.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.h.close()
+
+    def send(self, addr: str, **kwargs) -> tuple[ph.SmtpResult, int]:
+        offset = self.h.milter.log_size() if self.h.milter else 0
+        return self.h.swaks(xclient_addr=addr, helo=ph.helo_literal(addr), **kwargs), offset
+
+    def test_listed_client_rejected_naming_the_list(self):
+        self.h.ensure_milter(BLOCK)
+        before = self.h.postfix.messages()
+        r, since = self.send(LISTED)
+        ctx = self.context(r, since)
+        self.assertIsNone(r.queue_id, "a listed client's message was queued" + ctx)
+        rejects = [x for x in r.replies() if x.startswith("5")]
+        self.assertTrue(rejects, "no 5xx reply" + ctx)
+        self.assertTrue(rejects[0].startswith("554 5.7.1"), rejects[0] + ctx)
+        # The whole reply (continuation lines too) names the list and quotes its TXT.
+        self.assertIn("bl.rbl.test", r.transcript[r.transcript.index(rejects[0]):], ctx)
+        self.assertIn(LISTED_TXT, r.transcript, ctx)
+        self.assertEqual(self.h.postfix.messages(), before)
+        line = self.assert_log_has(since, "client=unknown[192.0.2.44]",
+                                   "dnsbl=3(bl.rbl.test:127.0.0.4)", "action=reject")
+        self.assertIn("iprev=pass", line)  # the list alone rejects it
+
+    def test_unlisted_client_delivered_beside_the_list(self):
+        self.h.ensure_milter(BLOCK)
+        r, since = self.send(GOOD)
+        eml = self.assert_delivered(r, since)
+        ars = our_ar(eml)
+        self.assertEqual(len(ars), 1, eml)
+        self.assertNotIn("x-dnsbl", ars[0])
+        self.assertNotIn("dnswl", ars[0])
+
+    def test_public_resolver_list_no_reject_and_one_warning(self):
+        # A fresh milter, so the log holds its start-up health check as well.
+        self.h.stop_milter()
+        start = self.h.milter.log_size() if self.h.milter else 0
+        self.h.start_milter({"dnsbl-sites": f"{PUBLIC}*5"})
+        for _ in range(3):
+            r, since = self.send(GOOD)
+            eml = self.assert_delivered(r, since)
+            ars = our_ar(eml)
+            self.assertEqual(len(ars), 1, eml)
+            self.assertNotIn("127.255.255.254", ars[0])  # an error is not a hit
+            self.assertNotIn("x-dnsbl", ars[0])
+        warning = self.assert_log_has(start, PUBLIC, timeout=3)
+        self.assertRegex(warning, r"(?i)public", warning)
+        self.assertIn("127.255.255.254", warning)
+        time.sleep(0.3)  # anything logged late would count too
+        log = self.h.milter.log_since(start)
+        # Per-connection summary lines ("client=...") aside, the zone is named exactly once.
+        about_zone = [ln for ln in log.splitlines() if PUBLIC in ln and "client=" not in ln]
+        self.assertEqual(len(about_zone), 1, "\n".join(about_zone) + self.context(since=start))
+
+    def test_allowlisted_client_without_ptr_accepted_with_dnswl_header(self):
+        self.h.ensure_milter(ALLOW)
+        r, since = self.send(ALLOWED)
+        eml = self.assert_delivered(r, since)
+        ars = our_ar(eml)
+        self.assertEqual(len(ars), 1, eml)
+        parts = ph.split_ar(ars[0])
+        self.assertTrue(any(p.startswith("iprev=fail") for p in parts), ars[0])
+        dnswl = [p for p in parts if p.startswith("dnswl=")]
+        self.assertEqual(dnswl, [f'dnswl=pass dns.zone=wl.rbl.test policy.ip=127.0.10.1 '
+                                 f'policy.txt="{ALLOWED_TXT}"'], ars[0])
+        self.assert_log_has(since, "client=unknown[192.0.2.45]", "no-ptr", "action=accept")
+
+    def test_allowlisted_client_without_ptr_rejected_without_the_threshold(self):
+        # dnsbl-allowlist-threshold 0 (the default, off): the no-PTR reject stands.
+        self.h.ensure_milter({"dnsbl-sites": ALLOW["dnsbl-sites"]})
+        r, since = self.send(ALLOWED)
+        ctx = self.context(r, since)
+        self.assertIsNone(r.queue_id, ctx)
+        self.assertTrue((r.reply_to("RCPT TO") or "").startswith("550 5.7.25"), ctx)
+
+
+class SummaryResult(unittest.TextTestResult):
+    def startTest(self, test):
+        self._t0 = time.monotonic()
+        super().startTest(test)
+
+    def stopTest(self, test):
+        super().stopTest(test)
+        self.stream.writeln(f"    ({time.monotonic() - self._t0:.2f} s)")
+
+
+def main() -> int:
+    why = ph.missing_prerequisites(ph.POSTFIX, ph.SWAKS, "knotd", "kdig", "keymgr", "script",
+                                   "rbldnsd")
+    if why:
+        print(f"SKIP e2e/dnsbl: {why}")
+        return ph.SKIP
+    t0 = time.monotonic()
+    loader = unittest.TestLoader()
+    if len(sys.argv) >= 3 and sys.argv[1] == "-k":
+        loader.testNamePatterns = [f"*{sys.argv[2]}*"]
+    suite = loader.loadTestsFromModule(sys.modules[__name__])
+    result = unittest.TextTestRunner(stream=sys.stdout, verbosity=2,
+                                     resultclass=SummaryResult).run(suite)
+    print(f"\nSUMMARY e2e/dnsbl: {result.testsRun} run, {len(result.failures)} failed, "
+          f"{len(result.errors)} errors in {time.monotonic() - t0:.1f} s")
+    return 0 if result.wasSuccessful() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
