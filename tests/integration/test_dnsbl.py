@@ -38,6 +38,8 @@ GOOD = "192.0.2.7"          # on no list (except the everything-lists); PTR good
 GOOD6 = "2001:db8::7"
 PUBLIC = "d9a0c3f1e7b24a65b8c2.dqs.rbl.test"   # answers 127.255.255.254 to everything
 DEAD = "dead.rbl.test"      # lists everything, 127.0.0.1 included
+KEY = "8f3e2d1c0b9a87654321"
+KEYED = f"{KEY}.zen.dqs.rbl.test"   # a DQS zone with a key in its name: bl.rbl.test's data
 
 
 def bare(name: str) -> str:
@@ -211,6 +213,34 @@ class DnsblCheck(unittest.TestCase):
         clean = self.dnsbl(self.check(["dnsbl-sites = bl6.rbl.test*2"], GOOD6))
         self.assertEqual(clean.get("hits"), [], self.dump(clean))
         self.assertEqual(clean.get("result"), "clean", self.dump(clean))
+
+    def test_reply_map_hides_the_dqs_key(self):
+        report = self.check([f"dnsbl-sites = {KEYED}*3",
+                             f"dnsbl-reply-map = {KEYED}=zen.rbl.test"], LISTED)
+        bl = self.dnsbl(report)
+        ctx = self.dump(report)
+        self.assertEqual(bl.get("result"), "listed", ctx)
+        self.assertEqual(len(bl.get("hits", [])), 1, ctx)
+        self.assertEqual(bare(bl["hits"][0].get("zone", "")), "zen.rbl.test", ctx)
+        self.assertEqual(bl["hits"][0].get("answer"), ["127.0.0.4"], ctx)
+        reply = report.get("reply") or ""
+        self.assertIn("zen.rbl.test", reply, ctx)
+        self.assertNotIn(KEY, reply, ctx)
+        header = self.headers(report)
+        self.assertIn("zen.rbl.test", header, ctx)
+        self.assertNotIn(KEY, header, ctx)
+
+    def test_list_without_test_entry_is_still_used(self):
+        # RFC 5782 §5: a missing 127.0.0.2 entry earns a warning, not a broken mark.
+        report = self.check(["dnsbl-sites = notest.rbl.test*2"], LISTED)
+        bl = self.dnsbl(report)
+        ctx = self.dump(report)
+        self.assertEqual(bl.get("result"), "listed", ctx)
+        self.assertEqual(len(bl.get("hits", [])), 1, ctx)
+        self.assert_hit(bl["hits"][0], "notest.rbl.test", "44.2.0.192.notest.rbl.test",
+                        ["127.0.0.3"], 2, "listed (a list without test entry): 192.0.2.44",
+                        report)
+        self.assertEqual(report.get("action"), "reject", ctx)
 
     # ----- allow-list ------------------------------------------------------------------------
 
