@@ -22,6 +22,8 @@ ALLOWED = "192.0.2.45"      # wl.rbl.test 127.0.10.1 with TXT; no PTR
 ALLOWED_TXT = "allow-listed: see http://wl.rbl.test/lookup?ip=192.0.2.45"
 GOOD = "192.0.2.7"          # PTR good.test; on no real list
 PUBLIC = "d9a0c3f1e7b24a65b8c2.dqs.rbl.test"   # answers 127.255.255.254 to every query
+KEY = "8f3e2d1c0b9a87654321"
+KEYED = f"{KEY}.zen.dqs.rbl.test"   # bl.rbl.test's data under a DQS-style key
 
 BLOCK = {"dnsbl-sites": "bl.rbl.test=127.0.0.[2..11]*3", "dnsbl-threshold": "3"}
 ALLOW = {"dnsbl-sites": "wl.rbl.test=127.0.10.1*-5", "dnsbl-allowlist-threshold": "-5"}
@@ -71,6 +73,17 @@ class DnsblPostfix(ph.HarnessAsserts, unittest.TestCase):
         line = self.assert_log_has(since, "client=unknown[192.0.2.44]",
                                    "dnsbl=3(bl.rbl.test:127.0.0.4)", "action=reject")
         self.assertIn("iprev=pass", line)  # the list alone rejects it
+
+    def test_reply_map_keeps_the_dqs_key_from_the_sender(self):
+        self.h.ensure_milter({"dnsbl-sites": f"{KEYED}*3",
+                              "dnsbl-reply-map": f"{KEYED}=zen.rbl.test"})
+        r, since = self.send(LISTED)
+        ctx = self.context(r, since)
+        self.assertIsNone(r.queue_id, ctx)
+        rejects = [x for x in r.replies() if x.startswith("5")]
+        self.assertTrue(rejects and rejects[0].startswith("554 5.7.1"), ctx)
+        self.assertIn("zen.rbl.test", r.transcript, ctx)
+        self.assertNotIn(KEY, r.transcript, ctx)
 
     def test_unlisted_client_delivered_beside_the_list(self):
         self.h.ensure_milter(BLOCK)
