@@ -340,6 +340,8 @@ class DnsblCheck(unittest.TestCase):
                         "listed domain: see http://dbl.rbl.test/lookup?d=listed.zz", report)
         self.assertEqual(bare(hits[0].get("domain", "")), "listed.zz", ctx)
         self.assertEqual(hits[0].get("source"), "helo", ctx)
+        # listed.zz A 192.0.2.7: the HELO check passes, so the list alone rejects.
+        self.assertEqual(report["checks"]["helo"]["result"], "pass", ctx)
         self.assertEqual(self.dnsbl(report, "rhsbl").get("result"), "listed", ctx)
         self.assertEqual(report.get("action"), "reject", ctx)
         self.assertIn("dbl.rbl.test", report.get("reply") or "")
