@@ -8,6 +8,7 @@ lists and clients are in tests/fixture/README.md ("DNS lists").
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 import unittest
@@ -84,6 +85,22 @@ class DnsblPostfix(ph.HarnessAsserts, unittest.TestCase):
         self.assertTrue(rejects and rejects[0].startswith("554 5.7.1"), ctx)
         self.assertIn("zen.rbl.test", r.transcript, ctx)
         self.assertNotIn(KEY, r.transcript, ctx)
+
+    def test_sighup_with_a_bad_entry_keeps_the_lists(self):
+        m = self.h.ensure_milter(BLOCK)
+        offset = m.log_size()
+        bad = "bl.rbl.test=127.0.0.[2..x]*3"
+        m.write_config({"dnsbl-sites": bad})
+        m.signal(signal.SIGHUP)
+        line = self.assert_log_has(offset, "dnsbl-sites", bad, timeout=3)
+        self.assertIn(f"{m.conf_path}:", line)
+        time.sleep(0.2)
+        self.assertTrue(m.alive(), "milter died on a bad reload" + self.context())
+        r, since = self.send(LISTED)  # still the old lists: rejected
+        self.assertIsNone(r.queue_id, self.context(r, since))
+        self.assertTrue(any(x.startswith("554 5.7.1") for x in r.replies()),
+                        self.context(r, since))
+        m.options = None  # the file on disk no longer matches the running configuration
 
     def test_unlisted_client_delivered_beside_the_list(self):
         self.h.ensure_milter(BLOCK)

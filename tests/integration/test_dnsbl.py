@@ -326,6 +326,25 @@ class DnsblCheck(unittest.TestCase):
                                                           r"(?i:broken|wildcard)", ctx)
             self.assertNotIn(DEAD, self.headers(report))
 
+    def test_servfail_list_is_skipped_or_tempfails_when_told(self):
+        # servfail.test: a knot zone without zone file, SERVFAIL at once (never a 5xx).
+        sites = ["dnsbl-sites = bl.servfail.test*5, bl.rbl.test*3", "dnsbl-threshold = 3"]
+        report = self.check(sites, GOOD)
+        bl = self.dnsbl(report)
+        ctx = self.dump(report)
+        self.assertEqual(bl.get("hits"), [], ctx)
+        errors = self.errors_for(bl, "bl.servfail.test")
+        self.assertEqual(len(errors), 1, ctx)
+        self.assertIn("servfail", json.dumps(errors[0]).lower(), ctx)
+        self.assertIn(report.get("action"), ("accept", "tag"), ctx)
+        # A listing elsewhere still counts beside the failed list.
+        listed = self.check(sites, LISTED)
+        self.assertEqual(listed.get("action"), "reject", self.dump(listed))
+        # dnsbl-tempfail-on-error = yes: a tempfail (4xx), never a reject.
+        told = self.check(sites + ["dnsbl-tempfail-on-error = yes"], GOOD)
+        self.assertEqual(told.get("action"), "tempfail", self.dump(told))
+        self.assertTrue((told.get("reply") or "").startswith("4"), self.dump(told))
+
     # ----- domain lists ----------------------------------------------------------------------
 
     RHSBL = ["rhsbl-sites = dbl.rbl.test=127.0.1.[2..99]*2"]
