@@ -16,6 +16,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import postfix_harness as ph  # noqa: E402
+from dnsfixture import FLAKY_BROKEN, FLAKY_HEALED  # noqa: E402  (path set by postfix_harness)
 
 LISTED = "192.0.2.44"       # bl.rbl.test 127.0.0.4 with TXT; PTR bl-listed.test (iprev pass)
 LISTED_TXT = "listed: see http://bl.rbl.test/lookup?ip=192.0.2.44"
@@ -101,6 +102,36 @@ class DnsblPostfix(ph.HarnessAsserts, unittest.TestCase):
         self.assertTrue(any(x.startswith("554 5.7.1") for x in r.replies()),
                         self.context(r, since))
         m.options = None  # the file on disk no longer matches the running configuration
+
+    def test_broken_list_unused_until_the_health_check_sees_it_recover(self):
+        # flaky.rbl.test lists 127.0.0.1 (and 192.0.2.44): broken, so 192.0.2.44 is delivered.
+        # cache-max-ttl 1: the periodic check must see the list's new data, not a cached one.
+        m = self.h.ensure_milter({"dnsbl-sites": "flaky.rbl.test*3", "dnsbl-threshold": "3",
+                                  "dnsbl-health-interval": "1", "cache-max-ttl": "1"})
+        try:
+            r, since = self.send(LISTED)
+            self.assert_delivered(r, since)
+            broken = [ln for ln in m.log().splitlines()
+                      if ln.startswith("rdns-milter[") and "flaky.rbl.test" in ln]
+            self.assertTrue(broken and "127.0.0.1" in broken[0], "\n".join(broken))
+            offset = m.log_size()
+            self.h.dns.set_rbl_records("flaky.rbl.test", FLAKY_HEALED)
+            # Logged with its reason at each check while broken; then a line without it.
+            def recovered() -> bool:
+                return any(ln.startswith("rdns-milter[") and "flaky.rbl.test" in ln
+                           and "client=" not in ln and "127.0.0.1" not in ln
+                           for ln in m.log_since(offset).splitlines())
+            self.assertTrue(ph.wait_for(recovered, 8, 0.1),
+                            "no recovery logged" + self.context(since=offset))
+            r, since = self.send(LISTED)
+            ctx = self.context(r, since)
+            self.assertIsNone(r.queue_id, ctx)
+            rejects = [x for x in r.replies() if x.startswith("5")]
+            self.assertTrue(rejects and rejects[0].startswith("554 5.7.1"), ctx)
+            self.assertIn("flaky.rbl.test", r.transcript, ctx)
+        finally:
+            self.h.dns.set_rbl_records("flaky.rbl.test", FLAKY_BROKEN)
+            self.h.stop_milter()  # its registry now says "healthy"
 
     def test_unlisted_client_delivered_beside_the_list(self):
         self.h.ensure_milter(BLOCK)
