@@ -310,6 +310,33 @@ class DnsblCheck(unittest.TestCase):
         self.assertEqual(len(self.errors_for(bl, PUBLIC)), 1, ctx)
         self.assertNotIn(PUBLIC, report.get("reply") or "")
 
+    def test_configured_error_code_is_not_a_listing(self):
+        # notest.rbl.test answers 127.0.0.3 for 192.0.2.44: a hit, unless dnsbl-error-codes
+        # says that answer is the list's error code.
+        sites = ["dnsbl-sites = notest.rbl.test*3, bl.rbl.test*3", "dnsbl-threshold = 3"]
+        report = self.check(sites + ["dnsbl-error-codes = 127.0.0.3"], LISTED)
+        bl = self.dnsbl(report)
+        ctx = self.dump(report)
+        self.assertEqual([bare(h.get("zone", "")) for h in bl.get("hits", [])], ["bl.rbl.test"],
+                         ctx)
+        self.assertEqual(bl.get("score"), 3, ctx)
+        errors = self.errors_for(bl, "notest.rbl.test")
+        self.assertEqual(len(errors), 1, ctx)
+        self.assertIn("127.0.0.3", json.dumps(errors[0]), ctx)
+        self.assertNotIn("notest.rbl.test", report.get("reply") or "", ctx)
+        self.assertNotIn("127.0.0.3", self.headers(report), ctx)
+
+    def test_public_resolver_answer_to_a_domain_query_is_an_error(self):
+        report = self.check([f"rhsbl-sites = {PUBLIC}*5"], GOOD, "--helo", "mail.zz")
+        rhsbl = self.dnsbl(report, "rhsbl")
+        ctx = self.dump(report)
+        self.assertEqual(rhsbl.get("hits"), [], ctx)
+        self.assertNotEqual(rhsbl.get("result"), "listed", ctx)
+        errors = self.errors_for(rhsbl, PUBLIC)
+        self.assertTrue(errors, ctx)
+        self.assertIn("127.255.255.254", json.dumps(errors), ctx)
+        self.assertIn(report.get("action"), ("accept", "tag"), ctx)
+
     def test_list_that_lists_127_0_0_1_is_broken_and_not_used(self):
         for client in (GOOD, GOOD6):
             report = self.check([f"dnsbl-sites = {DEAD}*5"], client)
