@@ -57,7 +57,15 @@ class DnsblPostfix(ph.HarnessAsserts, unittest.TestCase):
 
     def send(self, addr: str, **kwargs) -> tuple[ph.SmtpResult, int]:
         offset = self.h.milter.log_size() if self.h.milter else 0
-        return self.h.swaks(xclient_addr=addr, helo=ph.helo_literal(addr), **kwargs), offset
+        kwargs.setdefault("helo", ph.helo_literal(addr))
+        return self.h.swaks(xclient_addr=addr, **kwargs), offset
+
+    def assert_rejected_by(self, r: ph.SmtpResult, since: int, zone: str) -> None:
+        ctx = self.context(r, since)
+        self.assertIsNone(r.queue_id, "queued" + ctx)
+        rejects = [x for x in r.replies() if x.startswith("5")]
+        self.assertTrue(rejects and rejects[0].startswith("554 5.7.1"), ctx)
+        self.assertIn(zone, r.transcript[r.transcript.index(rejects[0]):], ctx)
 
     def test_listed_client_rejected_naming_the_list(self):
         self.h.ensure_milter(BLOCK)
@@ -80,12 +88,8 @@ class DnsblPostfix(ph.HarnessAsserts, unittest.TestCase):
         self.h.ensure_milter({"dnsbl-sites": f"{KEYED}*3",
                               "dnsbl-reply-map": f"{KEYED}=zen.rbl.test"})
         r, since = self.send(LISTED)
-        ctx = self.context(r, since)
-        self.assertIsNone(r.queue_id, ctx)
-        rejects = [x for x in r.replies() if x.startswith("5")]
-        self.assertTrue(rejects and rejects[0].startswith("554 5.7.1"), ctx)
-        self.assertIn("zen.rbl.test", r.transcript, ctx)
-        self.assertNotIn(KEY, r.transcript, ctx)
+        self.assert_rejected_by(r, since, "zen.rbl.test")
+        self.assertNotIn(KEY, r.transcript, self.context(r, since))
 
     def test_sighup_with_a_bad_entry_keeps_the_lists(self):
         m = self.h.ensure_milter(BLOCK)
@@ -98,9 +102,7 @@ class DnsblPostfix(ph.HarnessAsserts, unittest.TestCase):
         time.sleep(0.2)
         self.assertTrue(m.alive(), "milter died on a bad reload" + self.context())
         r, since = self.send(LISTED)  # still the old lists: rejected
-        self.assertIsNone(r.queue_id, self.context(r, since))
-        self.assertTrue(any(x.startswith("554 5.7.1") for x in r.replies()),
-                        self.context(r, since))
+        self.assert_rejected_by(r, since, "bl.rbl.test")
         m.options = None  # the file on disk no longer matches the running configuration
 
     def test_broken_list_unused_until_the_health_check_sees_it_recover(self):
@@ -124,14 +126,22 @@ class DnsblPostfix(ph.HarnessAsserts, unittest.TestCase):
             self.assertTrue(ph.wait_for(recovered, 8, 0.1),
                             "no recovery logged" + self.context(since=offset))
             r, since = self.send(LISTED)
-            ctx = self.context(r, since)
-            self.assertIsNone(r.queue_id, ctx)
-            rejects = [x for x in r.replies() if x.startswith("5")]
-            self.assertTrue(rejects and rejects[0].startswith("554 5.7.1"), ctx)
-            self.assertIn("flaky.rbl.test", r.transcript, ctx)
+            self.assert_rejected_by(r, since, "flaky.rbl.test")
         finally:
             self.h.dns.set_rbl_records("flaky.rbl.test", FLAKY_BROKEN)
             self.h.stop_milter()  # its registry now says "healthy"
+
+    def test_rhsbl_helo_and_mail_from_rejected_naming_the_list(self):
+        self.h.ensure_milter({"rhsbl-sites": "dbl.rbl.test=127.0.1.[2..99]*2"})
+        # listed.zz A 192.0.2.7: a HELO that passes the HELO check, but is on the list.
+        r, since = self.send(GOOD, helo="listed.zz")
+        self.assert_rejected_by(r, since, "dbl.rbl.test")
+        r, since = self.send(GOOD, sender="bob@listed.example.org")
+        self.assert_rejected_by(r, since, "dbl.rbl.test")
+        self.assertIsNotNone(r.reply_to("MAIL FROM"), self.context(r, since))
+        # Neither listed: delivered.
+        r, since = self.send(GOOD, helo="mail.zz")
+        self.assert_delivered(r, since)
 
     def test_unlisted_client_delivered_beside_the_list(self):
         self.h.ensure_milter(BLOCK)

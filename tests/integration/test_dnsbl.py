@@ -155,6 +155,13 @@ class DnsblCheck(unittest.TestCase):
         self.assertIn("127.0.0.4", header)
         self.assertNotIn("dnswl=", header)
 
+    def test_ipv4_mapped_client_is_asked_as_ipv4(self):
+        report = self.check(["dnsbl-sites = bl.rbl.test*3"], "::ffff:" + LISTED)
+        bl = self.dnsbl(report)
+        self.assertEqual(len(bl.get("hits", [])), 1, self.dump(report))
+        self.assert_hit(bl["hits"][0], "bl.rbl.test", "44.2.0.192.bl.rbl.test", ["127.0.0.4"], 3,
+                        LISTED_TXT, report)
+
     def test_ipv4_score_below_threshold_is_not_listed(self):
         report = self.check(["dnsbl-sites = bl.rbl.test*2", "dnsbl-threshold = 3"], LISTED)
         bl = self.dnsbl(report)
