@@ -492,7 +492,8 @@ const policy::Verdict& Session::verdict(std::string_view queue_id,
   }
   const auto& lists = dnsbl();
   if (lists) {
-    findings.push_back(policy::judge_dnsbl(config.policy.dnsbl, *lists, *client_));
+    // First: a listed client's reply names the list, whatever else also rejects it.
+    findings.insert(findings.begin(), policy::judge_dnsbl(config.policy.dnsbl, *lists, *client_));
   }
   auto exemption = client_ ? policy::client_exemption(config.policy.exemptions, *client_,
                                                       message_.authenticated, verified)

@@ -115,6 +115,20 @@ TEST_F(DnsblSessionTest, AListedClientIsRejectedNamingTheListAndQuotingItsTxt) {
   EXPECT_THAT(log_text(), HasSubstr("action=reject"));
 }
 
+TEST_F(DnsblSessionTest, AListedClientWithoutPtrHearsOfTheListFirst) {
+  resolver_->add(a_answer("12.2.0.192.zen.example", {"127.0.0.2"}));
+  auto session = make();
+  (void)session->connect("unknown", ip("192.0.2.12"), "mx.test");
+  (void)session->mail("<a@sender.example>", "", "Q1");
+  const auto response = session->rcpt("<user@example.org>", "Q1");
+  EXPECT_EQ(response.kind, Response::Kind::reject);
+  ASSERT_TRUE(response.reply);
+  EXPECT_EQ(response.reply->to_string(),
+            "554 5.7.1 Service unavailable; client [192.0.2.12] blocked using zen.example");
+  EXPECT_THAT(log_text(), HasSubstr("client=unknown[192.0.2.12] dnsbl=3(zen.example:127.0.0.2) "
+                                    "iprev=fail(no-ptr)"));
+}
+
 TEST_F(DnsblSessionTest, DomainListsJudgeHeloMailFromAndPtrNames) {
   resolver_->add(a_answer("spammer.example.dbl.example", {"127.0.1.2"}));
   config_.dnsbl.scoring.threshold = 2;
