@@ -155,6 +155,7 @@ bool reload(const rdns::config::Invocation& invocation, RuntimeHolder& holder) {
     return false;
   }
   rdns::session::Runtime next{nullptr, current.resolver, current.metrics};
+  next.dnsbl_registry = current.dnsbl_registry;  // paused and broken lists stay so
   if (!(fresh.resolver == current.config->resolver)) {
     try {
       next.resolver = make_resolver(fresh.resolver, current.metrics);
@@ -239,13 +240,40 @@ std::unique_ptr<RuntimeHolder> start_runtime(const rdns::config::Config& config)
                        ? std::make_shared<rdns::metrics::MilterMetrics>(RDNS_VERSION)
                        : nullptr;
     auto resolver = make_resolver(config.resolver, metrics);
-    return std::make_unique<RuntimeHolder>(
-        rdns::session::Runtime{std::make_shared<const rdns::config::Config>(config),
-                               std::move(resolver), std::move(metrics)});
+    rdns::session::Runtime runtime{std::make_shared<const rdns::config::Config>(config),
+                                   std::move(resolver), std::move(metrics)};
+    runtime.dnsbl_registry = std::make_shared<rdns::checks::DnsblRegistry>();
+    return std::make_unique<RuntimeHolder>(std::move(runtime));
   } catch (const std::exception& e) {
     log_line(LOG_ERR, fmt::format("cannot start: {}", e.what()));
     return nullptr;
   }
+}
+
+/// The DNS lists' RFC 5782 section 5 health check: at start, after each reload and every
+/// dnsbl-health-interval, on a thread of its own (it blocks on its queries).
+// Note: started while the handled signals are blocked, so its thread never takes one.
+void start_dnsbl_health(const RuntimeHolder& holder) {
+  std::thread([&holder] {
+    std::shared_ptr<const rdns::config::Config> checked;
+    auto next = std::chrono::steady_clock::now();
+    for (;;) {
+      const auto runtime = holder.get();
+      const auto& config = *runtime.config;
+      const auto now = std::chrono::steady_clock::now();
+      const bool due = runtime.config != checked || (config.dnsbl.health_interval > 0 && now >= next);
+      if (due && config.dnsbl.any() && runtime.dnsbl_registry) {
+        (void)rdns::checks::check_dnsbl_health(
+            *runtime.resolver, rdns::config::health_check_config(config), *runtime.dnsbl_registry,
+            [](const rdns::checks::DnsblRegistry::Note& note) { log_line(note.priority, note.line); });
+      }
+      if (due) {
+        checked = runtime.config;
+        next = now + std::chrono::seconds(config.dnsbl.health_interval);
+      }
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  }).detach();
 }
 
 /// What the self-pipe held: a stop signal (0 if none) and whether a reload is due.
@@ -447,6 +475,7 @@ int run_daemon(const rdns::config::Invocation& invocation) {
     log_line(LOG_ERR, fmt::format("cannot start: {}", e.what()));
     finish(leftovers, exit_usage);
   }
+  start_dnsbl_health(*holder);
   std::promise<int> finished;
   auto milter_done = finished.get_future();
   std::thread([&finished] { finished.set_value(rdns::milter::run()); }).detach();

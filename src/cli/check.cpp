@@ -53,6 +53,87 @@ nlohmann::json answer_json(const dns::Answer& answer) {
   return json;
 }
 
+std::string addresses_text(const std::vector<dns::IpAddress>& addresses) {
+  std::vector<std::string> texts;
+  for (const auto& address : addresses) texts.push_back(address.to_string());
+  return fmt::format("{}", fmt::join(texts, ", "));
+}
+
+bool client_source(checks::DnsblSource source) {
+  return source == checks::DnsblSource::client;
+}
+
+void print_dnsbl_text(std::ostream& out, const Report& report) {
+  if (!report.dnsbl) return;
+  const auto& lists = *report.dnsbl;
+  out << "\nDNS lists:\n";
+  for (const auto& lookup : lists.lookups) {
+    out << "  " << dns::describe(lookup.a) << "\n";
+    if (lookup.txt) out << "  " << dns::describe(*lookup.txt) << "\n";
+  }
+  for (const auto& hit : lists.hits) {
+    out << fmt::format("  hit: {} {} -> {} weight {}", hit.zone, hit.query,
+                       addresses_text(hit.answer), hit.weight);
+    if (!client_source(hit.source)) {
+      out << fmt::format(" ({} {})", checks::to_string(hit.source), hit.domain);
+    }
+    if (!hit.txt.empty()) out << fmt::format(" TXT \"{}\"", hit.txt);
+    out << "\n";
+  }
+  for (const auto& error : lists.errors) {
+    out << fmt::format("  error: {} {}: {}\n", error.zone,
+                       error.answer.empty() ? error.outcome : "answers " + error.answer,
+                       error.reason);
+  }
+  for (const auto& health : report.list_health) {
+    out << fmt::format("  health: {} {}{}\n", health.zone, checks::to_string(health.state),
+                       health.reason.empty() ? "" : ": " + health.reason);
+  }
+  out << fmt::format("dnsbl: score {}, threshold {}: {}\n", lists.score, lists.threshold,
+                     checks::to_string(lists.result));
+}
+
+/// checks.dnsbl (client lists) or checks.rhsbl (domain lists): the hits and errors of that
+/// kind, their own score, and the result of the whole (both kinds share the threshold).
+nlohmann::json dnsbl_json(const checks::Dnsbl& lists, bool domains) {
+  const auto optional_text = [](const std::string& text) {
+    return text.empty() ? nlohmann::json(nullptr) : nlohmann::json(text);
+  };
+  nlohmann::json hits = nlohmann::json::array();
+  nlohmann::json errors = nlohmann::json::array();
+  int score = 0;
+  for (const auto& hit : lists.hits) {
+    if (client_source(hit.source) == domains) continue;
+    std::vector<std::string> answer;
+    for (const auto& address : hit.answer) answer.push_back(address.to_string());
+    nlohmann::json entry{{"zone", hit.zone},     {"query", hit.query},
+                         {"answer", answer},     {"weight", hit.weight},
+                         {"txt", optional_text(hit.txt)}};
+    if (domains) {
+      entry["domain"] = hit.domain;
+      entry["source"] = checks::to_string(hit.source);
+    }
+    score += hit.weight;
+    hits.push_back(std::move(entry));
+  }
+  for (const auto& error : lists.errors) {
+    if (client_source(error.source) == domains) continue;
+    nlohmann::json entry{{"zone", error.zone}, {"reason", error.reason}};
+    if (!error.answer.empty()) entry["answer"] = error.answer;
+    if (!error.outcome.empty()) entry["outcome"] = error.outcome;
+    if (domains) {
+      entry["domain"] = error.domain;
+      entry["source"] = checks::to_string(error.source);
+    }
+    errors.push_back(std::move(entry));
+  }
+  return {{"score", score},
+          {"threshold", lists.threshold},
+          {"result", checks::to_string(lists.result)},
+          {"hits", hits},
+          {"errors", errors}};
+}
+
 }  // namespace
 
 Report run_check(dns::Resolver& resolver, const config::Config& config, const dns::IpAddress& ip,
@@ -62,6 +143,14 @@ Report run_check(dns::Resolver& resolver, const config::Config& config, const dn
   session::Runtime runtime{std::make_shared<const config::Config>(config),
                            std::shared_ptr<dns::Resolver>(&resolver, [](dns::Resolver*) {}),
                            nullptr};
+  Report report;
+  // The lists' health first: a broken or erring list is skipped, as the daemon would.
+  runtime.dnsbl_registry = std::make_shared<checks::DnsblRegistry>();
+  if (config.dnsbl.any()) {
+    report.list_health =
+        checks::check_dnsbl_health(resolver, config::health_check_config(config),
+                                   *runtime.dnsbl_registry, [](const checks::DnsblRegistry::Note&) {});
+  }
   session::Session session(runtime, nullptr);
   (void)session.connect("", ip, "");
   if (helo) {
@@ -72,8 +161,10 @@ Report run_check(dns::Resolver& resolver, const config::Config& config, const dn
         mail_from->empty() || mail_from->front() == '<' ? *mail_from : "<" + *mail_from + ">";
     (void)session.mail(sender.empty() ? "<>" : sender, "", "");
   }
-  Report report;
   report.verdict = session.current_verdict();
+  report.dnsbl = session.dnsbl();
+  report.client_lists = !config.dnsbl.sites.empty();
+  report.domain_lists = !config.dnsbl.rhsbl.empty();
   report.iprev = *session.iprev();
   if (helo) {
     report.helo = session.helo_result();
@@ -269,6 +360,7 @@ void print_text(std::ostream& out, const Report& report) {
     if (!spf.explanation.empty()) out << fmt::format(", explanation: {}", spf.explanation);
     out << "\n";
   }
+  print_dnsbl_text(out, report);
   const auto& verdict = report.verdict;
   out << fmt::format("\nAction: {}", policy::to_string(verdict.action));
   if (verdict.exemption != policy::Exemption::none) {
@@ -361,6 +453,17 @@ void print_json(std::ostream& out, const Report& report) {
         {"steps", spf.steps},
         {"fix", spf_fix(spf, iprev.client)},
     };
+  }
+  if (report.dnsbl) {
+    if (report.client_lists) json["checks"]["dnsbl"] = dnsbl_json(*report.dnsbl, false);
+    if (report.domain_lists) json["checks"]["rhsbl"] = dnsbl_json(*report.dnsbl, true);
+    nlohmann::json health = nlohmann::json::array();
+    for (const auto& list : report.list_health) {
+      health.push_back({{"zone", list.zone},
+                        {"state", checks::to_string(list.state)},
+                        {"reason", list.reason}});
+    }
+    json["dnsbl_health"] = health;
   }
   if (report.verdict.exemption != policy::Exemption::none) {
     json["exemption"] = policy::to_string(report.verdict.exemption);

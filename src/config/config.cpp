@@ -70,6 +70,10 @@ const RuleOption rule_options[] = {
      "SPF temperror (default tempfail, 451 4.7.24; never a 5xx)", true},
     {"spf-permerror", [](policy::Policy& p) -> policy::Rule& { return p.spf.permerror; },
      "SPF permerror, invalid record (default tag; reject gives 550 5.7.24)", false},
+    {"dnsbl-listed", [](policy::Policy& p) -> policy::Rule& { return p.dnsbl.listed; },
+     "DNS list score at or above dnsbl-threshold (default reject, 554 5.7.1 naming the list; "
+     "%{zone}, %{txt})",
+     false},
 };
 
 /// Adds one option that takes a value.
@@ -174,6 +178,31 @@ po::options_description describe_options() {
                "authserv-id of Authentication-Results (default: the MTA's j macro, else host "
                "name)");
 
+  po::options_description lists("DNS lists (DNSBL, DNSWL, RHSBL; default none)");
+  value_option(lists, "dnsbl-sites", "LIST",
+               "client address lists: domain[=d.d.d.d][*weight], comma separated, as "
+               "postscreen_dnsbl_sites (default none)");
+  value_option(lists, "rhsbl-sites", "LIST",
+               "domain lists for the HELO name, the MAIL FROM domain and verified PTR names, "
+               "same syntax (default none)");
+  value_option(lists, "dnsbl-threshold", "N",
+               "the score at or above which dnsbl-listed applies (default 1)");
+  value_option(lists, "dnsbl-allowlist-threshold", "N",
+               "a negative score at or below this exempts the client from the other checks' "
+               "rejects and tempfails (default 0: off)");
+  value_option(lists, "dnsbl-reply-map", "LIST",
+               "zone=shown pairs: the name shown in replies, headers and logs instead of the "
+               "zone (hides DQS keys)");
+  value_option(lists, "dnsbl-error-codes", "LIST",
+               "more answers (addresses or CIDRs) that are list errors, never listings");
+  value_option(lists, "dnsbl-error-pause", "SECONDS",
+               "a list that gave an error answer is not asked for this long (default 300)");
+  flag_option(lists, "dnsbl-tempfail-on-error",
+              "tempfail when a list answers SERVFAIL or times out (default no: skip it)");
+  value_option(lists, "dnsbl-health-interval", "SECONDS",
+               "RFC 5782 section 5 health check of the lists every so often (default 600; 0: at "
+               "start only)");
+
   po::options_description replies("Replies");
   for (const auto& option : rule_options) {
     const std::string help = fmt::format("SMTP reply for {}", option.name);
@@ -182,7 +211,7 @@ po::options_description describe_options() {
 
   po::options_description all;
   all.add(general_options()).add(daemon_options()).add(resolver_options());
-  all.add(actions).add(replies).add(pol);
+  all.add(actions).add(replies).add(pol).add(lists);
   return all;
 }
 
@@ -595,12 +624,86 @@ void apply_policy(const Reader& reader, Config& config) {
   }
 }
 
+/// A whole number within [min, max]; an error names what was expected.
+void integer(const Reader& reader, const std::string& key, int& out, int min, int max,
+             std::string_view what) {
+  if (!reader.has(key)) return;
+  const std::string v = reader.text(key);
+  int parsed = 0;
+  const auto* begin = v.data() + (v.starts_with('+') ? 1 : 0);
+  const auto* end = v.data() + v.size();
+  const auto [ptr, ec] = std::from_chars(begin, end, parsed);
+  if (v.empty() || ec != std::errc{} || ptr != end || parsed < min || parsed > max) {
+    reader.fail(key, v, fmt::format("expected {} from {} to {}", what, min, max));
+  }
+  out = parsed;
+}
+
+/// dnsbl-sites or rhsbl-sites: each entry parsed; a bad one names itself and the syntax.
+std::vector<checks::DnsblSite> read_sites(const Reader& reader, const std::string& key) {
+  std::vector<checks::DnsblSite> sites;
+  for (const auto& item : checks::split_dnsbl_sites(reader.text(key))) {
+    auto parsed = checks::parse_dnsbl_site(item);
+    if (!parsed.site) {
+      throw ConfigError(fmt::format("{}: option '{}': invalid entry '{}': {}", reader.where(key),
+                                    key, item, parsed.error));
+    }
+    sites.push_back(std::move(*parsed.site));
+  }
+  return sites;
+}
+
+void apply_dnsbl_maps(const Reader& reader, DnsblSettings& dnsbl) {
+  if (reader.has("dnsbl-reply-map")) {
+    dnsbl.scoring.reply_map.clear();
+    for (const auto& item : split_list(reader.text("dnsbl-reply-map"))) {
+      const auto equals = item.find('=');
+      const auto zone = dns::normalize_name(item.substr(0, std::min(equals, item.size())));
+      const auto shown = equals == std::string::npos ? "" : item.substr(equals + 1);
+      const bool printable = std::all_of(shown.begin(), shown.end(), [](char c) {
+        return dns::is_ascii_visible(c) && c != '=' && c != ';' && c != '"';
+      });
+      if (zone.empty() || shown.empty() || !printable) {
+        reader.fail("dnsbl-reply-map", item,
+                    "expected zone=shown, e.g. KEY.zen.dq.spamhaus.net=zen.spamhaus.org");
+      }
+      dnsbl.scoring.reply_map.emplace_back(zone, shown);
+    }
+  }
+  if (reader.has("dnsbl-error-codes")) {
+    dnsbl.scoring.error_codes.extra.clear();
+    for (const auto& item : split_list(reader.text("dnsbl-error-codes"))) {
+      const auto network = dns::Network::parse(item);
+      if (!network || !network->prefix.is_v4()) {
+        reader.fail("dnsbl-error-codes", item,
+                    "expected an IPv4 address or CIDR such as 127.0.0.10 or 127.1.0.0/16");
+      }
+      dnsbl.scoring.error_codes.extra.push_back(*network);
+    }
+  }
+}
+
+/// The DNS list options.
+void apply_dnsbl(const Reader& reader, Config& config) {
+  auto& dnsbl = config.dnsbl;
+  if (reader.has("dnsbl-sites")) dnsbl.sites = read_sites(reader, "dnsbl-sites");
+  if (reader.has("rhsbl-sites")) dnsbl.rhsbl = read_sites(reader, "rhsbl-sites");
+  integer(reader, "dnsbl-threshold", dnsbl.scoring.threshold, 1, 10000, "a whole number");
+  integer(reader, "dnsbl-allowlist-threshold", dnsbl.scoring.allowlist_threshold, -10000, 0,
+          "0 (off) or a negative whole number");
+  apply_dnsbl_maps(reader, dnsbl);
+  reader.number("dnsbl-error-pause", dnsbl.error_pause, 86400);
+  reader.number("dnsbl-health-interval", dnsbl.health_interval, 86400);
+  reader.boolean("dnsbl-tempfail-on-error", config.policy.dnsbl.tempfail_on_error);
+}
+
 /// Every option group, in the order their errors are reported.
 void apply(const Reader& reader, Config& config) {
   apply_general(reader, config);
   apply_resolver(reader, config);
   apply_rules(reader, config);
   apply_policy(reader, config);
+  apply_dnsbl(reader, config);
 }
 
 std::string help_text(const po::options_description& options) {
@@ -758,6 +861,15 @@ checks::IprevOptions iprev_options(const Config& config) {
   return options;
 }
 
+checks::HealthCheckConfig health_check_config(const Config& config) {
+  checks::HealthCheckConfig health;
+  health.sites = config.dnsbl.sites;
+  health.rhsbl = config.dnsbl.rhsbl;
+  health.scoring = config.dnsbl.scoring;
+  health.error_pause = std::chrono::seconds(config.dnsbl.error_pause);
+  return health;
+}
+
 namespace {
 
 std::string yes_no(bool value) {
@@ -812,6 +924,23 @@ void add_policy_settings(const Config& config, std::vector<Setting>& out) {
   out.push_back({"authserv-id", config.authserv_id});
 }
 
+void add_dnsbl_settings(const Config& config, std::vector<Setting>& out) {
+  const auto& dnsbl = config.dnsbl;
+  const auto site_text = [](const checks::DnsblSite& site) { return site.text; };
+  out.push_back({"dnsbl-sites", joined(dnsbl.sites, site_text)});
+  out.push_back({"rhsbl-sites", joined(dnsbl.rhsbl, site_text)});
+  out.push_back({"dnsbl-threshold", std::to_string(dnsbl.scoring.threshold)});
+  out.push_back({"dnsbl-allowlist-threshold", std::to_string(dnsbl.scoring.allowlist_threshold)});
+  out.push_back({"dnsbl-reply-map", joined(dnsbl.scoring.reply_map, [](const auto& pair) {
+                   return pair.first + "=" + pair.second;
+                 })});
+  out.push_back({"dnsbl-error-codes", joined(dnsbl.scoring.error_codes.extra,
+                                             [](const auto& n) { return n.to_string(); })});
+  out.push_back({"dnsbl-error-pause", std::to_string(dnsbl.error_pause)});
+  out.push_back({"dnsbl-tempfail-on-error", yes_no(config.policy.dnsbl.tempfail_on_error)});
+  out.push_back({"dnsbl-health-interval", std::to_string(dnsbl.health_interval)});
+}
+
 }  // namespace
 
 std::vector<Setting> settings_of(const Config& config) {
@@ -827,6 +956,7 @@ std::vector<Setting> settings_of(const Config& config) {
   };
   add_resolver_settings(config, out);
   add_policy_settings(config, out);
+  add_dnsbl_settings(config, out);
   return out;
 }
 

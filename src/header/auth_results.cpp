@@ -143,6 +143,27 @@ AuthResult spf_auth_result(const checks::Spf& spf) {
   return result;
 }
 
+std::vector<AuthResult> dnsbl_auth_results(const checks::Dnsbl& dnsbl) {
+  std::vector<AuthResult> out;
+  for (const auto& hit : dnsbl.hits) {
+    AuthResult result;
+    const bool allow = hit.weight < 0;
+    result.method = allow ? "dnswl" : "x-dnsbl";
+    result.result = allow ? "pass" : "fail";
+    result.properties.emplace_back("dns.zone", hit.zone);
+    if (!hit.domain.empty()) result.properties.emplace_back("policy.domain", hit.domain);
+    if (!hit.answer.empty()) {
+      result.properties.emplace_back("policy.ip", hit.answer.front().to_string());
+    }
+    if (!hit.txt.empty()) result.properties.emplace_back("policy.txt", hit.txt);
+    if (hit.source != checks::DnsblSource::client) {
+      result.comment = std::string(checks::to_string(hit.source));
+    }
+    out.push_back(std::move(result));
+  }
+  return out;
+}
+
 std::string received_spf(const checks::Spf& spf, const checks::SpfRequest& request) {
   const std::string ip = request.client.unmapped().to_string();
   const std::string receiver = sanitize(request.receiver);

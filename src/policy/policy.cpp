@@ -125,6 +125,7 @@ std::string_view to_string(Exemption exemption) {
     case Exemption::recipient: return "recipient";
     case Exemption::allowlisted_address: return "allowlisted-address";
     case Exemption::allowlisted_domain: return "allowlisted-domain";
+    case Exemption::dnswl: return "dnswl";
   }
   return "?";
 }
@@ -253,6 +254,57 @@ Finding judge_spf(const SpfPolicy& policy, const checks::Spf& spf, const dns::Ip
                      {"problem", spf.problem},
                      {"mechanism", spf.mechanism}},
                     explanation);
+}
+
+namespace {
+
+std::string dnsbl_label(const checks::Dnsbl& dnsbl) {
+  std::string label = std::to_string(dnsbl.score);
+  std::vector<std::string> hits;
+  for (const auto& hit : dnsbl.hits) {
+    std::vector<std::string> answers;
+    for (const auto& address : hit.answer) answers.push_back(address.to_string());
+    hits.push_back(fmt::format("{}{}:{}", hit.domain.empty() ? "" : hit.domain + "@", hit.zone,
+                               fmt::join(answers, "+")));
+  }
+  if (!hits.empty()) label += fmt::format("({})", fmt::join(hits, ","));
+  return label;
+}
+
+}  // namespace
+
+Finding judge_dnsbl(const DnsblPolicy& policy, const checks::Dnsbl& dnsbl,
+                    const dns::IpAddress& client) {
+  Finding finding;
+  finding.check = "dnsbl";
+  finding.label = dnsbl_label(dnsbl);
+  if (dnsbl.result == checks::DnsblResult::listed) {
+    // The list that weighs most names the reason.
+    const auto top = std::max_element(
+        dnsbl.hits.begin(), dnsbl.hits.end(),
+        [](const checks::DnsblHit& a, const checks::DnsblHit& b) { return a.weight < b.weight; });
+    const std::string txt = top->txt.empty() ? "" : "; " + dns::printable_ascii(top->txt, 250);
+    return apply_rule(std::move(finding), policy.listed,
+                      {{"ip", client.unmapped().to_string()},
+                       {"zone", top->zone},
+                       {"txt", txt},
+                       {"answer", top->answer.empty() ? "" : top->answer.front().to_string()},
+                       {"score", std::to_string(dnsbl.score)},
+                       {"threshold", std::to_string(dnsbl.threshold)}});
+  }
+  if (dnsbl.dns_failure && policy.tempfail_on_error) {
+    finding.temporary = true;
+    std::string zone;
+    for (const auto& error : dnsbl.errors) {
+      if (error.outcome == "servfail" || error.outcome == "timeout" || error.outcome == "bogus") {
+        zone = error.zone;
+        break;
+      }
+    }
+    return apply_rule(std::move(finding), policy.temperror,
+                      {{"ip", client.unmapped().to_string()}, {"zone", zone}});
+  }
+  return finding;
 }
 
 Verdict decide(std::vector<Finding> findings, Exemption exemption, bool dry_run) {

@@ -30,6 +30,42 @@ std::string queue_or_noqueue(std::string_view queue_id) {
   return queue_id.empty() ? std::string("NOQUEUE") : header::sanitize(queue_id, 32);
 }
 
+using DnsblBatch = Session::DnsblBatch;
+
+/// Starts the lookups of `targets` the registry allows (the others are reported as skipped);
+/// `promise` receives them when the last answer is in.
+void run_dnsbl_batch(dns::Resolver& resolver, const config::Config& config,
+                     checks::DnsblRegistry* registry, std::vector<checks::DnsblTarget> targets,
+                     const std::shared_ptr<std::promise<DnsblBatch>>& promise) {
+  std::vector<checks::DnsblTarget> asked;
+  std::vector<checks::DnsblSkipped> skipped;
+  for (auto& target : targets) {
+    if (auto skip = registry != nullptr ? registry->skip(target.zone) : std::nullopt) {
+      skip->query = target.query;
+      skip->domain = target.domain;
+      skip->source = target.source;
+      skipped.push_back(std::move(*skip));
+      continue;
+    }
+    asked.push_back(std::move(target));
+  }
+  checks::start_dnsbl(
+      resolver, std::move(asked), config.dnsbl.scoring.error_codes,
+      [promise, skipped = std::move(skipped)](std::vector<checks::DnsblLookup> lookups) mutable {
+        promise->set_value(DnsblBatch{std::move(lookups), std::move(skipped)});
+      });
+}
+
+/// True for a name a domain list can be asked about (a syntactically valid domain).
+bool listable_domain(std::string_view name) {
+  return checks::parse_helo(name).kind == checks::HeloName::Kind::domain;
+}
+
+template <typename T>
+void wait_valid(const std::shared_future<T>& future) {
+  if (future.valid()) future.wait();
+}
+
 }  // namespace
 
 std::string path_address(std::string_view path) {
@@ -69,6 +105,9 @@ void wait_quietly(const std::shared_future<checks::Spf>& future) {
 Session::~Session() {
   wait_quietly(message_.spf_mailfrom);
   wait_quietly(message_.spf_helo);
+  wait_valid(message_.dnsbl_mailfrom);
+  wait_valid(dnsbl_client_);
+  wait_valid(dnsbl_helo_);
   // Note: the lookups refer to the resolver; wait (bounded by the query deadlines) so a
   // reload can never free a resolver that still has our lookups in flight.
   if (iprev_.valid()) {
@@ -77,6 +116,7 @@ Session::~Session() {
   if (helo_answers_.valid()) {
     helo_answers_.wait();
   }
+  wait_valid(dnsbl_ptr_);  // started when iprev ended
 }
 
 void Session::log(int priority, const std::string& line) const {
@@ -98,14 +138,32 @@ Response Session::connect(std::string_view hostname, std::optional<dns::IpAddres
                                              : default_authserv_id();
   if (client) {
     client_ = client->unmapped();
+    start_client_lists();
     auto promise = std::make_shared<std::promise<checks::Iprev>>();
     iprev_ = promise->get_future().share();
+    std::shared_ptr<std::promise<DnsblBatch>> ptr_lists;
+    if (!config.dnsbl.rhsbl.empty()) {
+      ptr_lists = std::make_shared<std::promise<DnsblBatch>>();
+      dnsbl_ptr_ = ptr_lists->get_future().share();
+    }
     // The lookups overlap the SMTP dialogue; the verdict waits for them only when needed.
-    checks::start_iprev(*runtime_.resolver, *client_, config::iprev_options(config),
-                        [promise, meter = &meter_](checks::Iprev result) {
-                          meter->iprev(result);
-                          promise->set_value(std::move(result));
-                        });
+    // Note: the verified PTR names go to the domain lists from the resolver's thread; the
+    // session waits for them before it lets the resolver go (~Session).
+    checks::start_iprev(
+        *runtime_.resolver, *client_, config::iprev_options(config),
+        [promise, meter = &meter_, ptr_lists, resolver = runtime_.resolver.get(),
+         config = runtime_.config, registry = runtime_.dnsbl_registry](checks::Iprev result) {
+          meter->iprev(result);
+          if (ptr_lists) {
+            std::vector<checks::DnsblTarget> targets;
+            for (const auto& name : result.verified) {
+              auto more = checks::rhsbl_targets(config->dnsbl.rhsbl, name, checks::DnsblSource::ptr);
+              targets.insert(targets.end(), more.begin(), more.end());
+            }
+            run_dnsbl_batch(*resolver, *config, registry.get(), std::move(targets), ptr_lists);
+          }
+          promise->set_value(std::move(result));
+        });
   }
   if (config.decision_stage == config::Stage::connect) {
     return apply(verdict("", config::Stage::connect));
@@ -124,6 +182,12 @@ Response Session::helo(std::string_view name) {
   helo_seen_ = true;
   helo_result_.reset();
   connection_verdict_.reset();
+  wait_valid(dnsbl_helo_);  // an earlier HELO's list lookups
+  dnsbl_helo_ = {};
+  dnsbl_result_.reset();
+  if (client_ && listable_domain(helo_)) {
+    dnsbl_helo_ = start_rhsbl(helo_, checks::DnsblSource::helo);
+  }
   if (helo_answers_.valid()) {
     helo_answers_.wait();  // an earlier HELO's lookups (EHLO again after STARTTLS)
   }
@@ -140,13 +204,20 @@ Response Session::helo(std::string_view name) {
 
 Response Session::mail(std::string_view sender, std::string_view auth_authen,
                        std::string_view queue_id) {
+  wait_valid(message_.dnsbl_mailfrom);
   message_ = Message{};
+  dnsbl_result_.reset();
   if (hostile(sender, 512)) {
     log(LOG_WARNING, fmt::format("{} hostile MAIL FROM ({} bytes): \"{}\"", client_tag(queue_id),
                                  sender.size(), header::sanitize(sender, 100)));
   }
   message_.authenticated = !auth_authen.empty();
   start_spf(sender);
+  const auto address = path_address(sender);
+  const auto at = address.rfind('@');
+  if (client_ && at != std::string::npos && listable_domain(address.substr(at + 1))) {
+    message_.dnsbl_mailfrom = start_rhsbl(address.substr(at + 1), checks::DnsblSource::mailfrom);
+  }
   // SPF is known only from MAIL on: with an earlier decision stage it is judged here.
   if (runtime_.config->decision_stage != config::Stage::rcpt) {
     return apply(verdict(queue_id, config::Stage::mail));
@@ -191,6 +262,9 @@ HeaderEdits Session::end_of_message(std::string_view queue_id) {
     for (const auto& spf : spf_results()) {
       results.push_back(header::spf_auth_result(spf));
     }
+    if (const auto& lists = dnsbl()) {
+      for (auto& list : header::dnsbl_auth_results(*lists)) results.push_back(std::move(list));
+    }
   }
   edits.insert.emplace_back("Authentication-Results",
                             header::assemble_auth_results(authserv_id_, results));
@@ -205,6 +279,7 @@ HeaderEdits Session::end_of_message(std::string_view queue_id) {
         fmt::format("{} removed {} forged Authentication-Results field(s) claiming authserv-id {}",
                     client_tag(queue_id), edits.delete_auth_results.size(), authserv_id_));
   }
+  wait_valid(message_.dnsbl_mailfrom);
   message_ = Message{};
   return edits;
 }
@@ -212,7 +287,9 @@ HeaderEdits Session::end_of_message(std::string_view queue_id) {
 void Session::abort() {
   wait_quietly(message_.spf_mailfrom);
   wait_quietly(message_.spf_helo);
+  wait_valid(message_.dnsbl_mailfrom);
   message_ = Message{};
+  dnsbl_result_.reset();
 }
 
 bool Session::trusted_client() const {
@@ -250,6 +327,81 @@ void Session::start_spf(std::string_view sender) {
     message_.spf_helo = std::async(std::launch::async, [resolver, helo_request, meter] {
                           return counted(*meter, checks::check_spf(*resolver, helo_request));
                         }).share();
+  }
+}
+
+void Session::start_client_lists() {
+  const auto& config = *runtime_.config;
+  if (config.dnsbl.sites.empty()) return;
+  auto promise = std::make_shared<std::promise<DnsblBatch>>();
+  dnsbl_client_ = promise->get_future().share();
+  run_dnsbl_batch(*runtime_.resolver, config, runtime_.dnsbl_registry.get(),
+                  checks::dnsbl_targets(config.dnsbl.sites, *client_), promise);
+}
+
+std::shared_future<DnsblBatch> Session::start_rhsbl(std::string_view domain,
+                                                    checks::DnsblSource source) {
+  const auto& config = *runtime_.config;
+  auto targets = checks::rhsbl_targets(config.dnsbl.rhsbl, domain, source);
+  if (targets.empty()) return {};
+  auto promise = std::make_shared<std::promise<DnsblBatch>>();
+  auto future = promise->get_future().share();
+  run_dnsbl_batch(*runtime_.resolver, config, runtime_.dnsbl_registry.get(), std::move(targets),
+                  promise);
+  return future;
+}
+
+const std::optional<checks::Dnsbl>& Session::dnsbl() {
+  const auto& config = *runtime_.config;
+  if (!client_ || !config.dnsbl.any() || dnsbl_result_) {
+    return dnsbl_result_;
+  }
+  (void)iprev();  // the PTR names' lookups start when iprev ends
+  // Every query has a deadline (A, then TXT); the bound only guards against bugs.
+  const auto limit = config.resolver.query_timeout * 3 + std::chrono::seconds(2);
+  std::vector<checks::DnsblLookup> lookups;
+  std::vector<checks::DnsblSkipped> skipped;
+  for (const auto* batch : {&dnsbl_client_, &dnsbl_ptr_, &dnsbl_helo_, &message_.dnsbl_mailfrom}) {
+    if (!batch->valid()) continue;
+    if (batch->wait_for(limit) != std::future_status::ready) {
+      log(LOG_ERR, fmt::format("{} DNS list lookups did not finish within {} ms", client_tag(""),
+                               limit.count()));
+      continue;
+    }
+    for (const auto& lookup : batch->get().lookups) {
+      // The same name from two sources (HELO and PTR) is one lookup: counted once.
+      if (std::none_of(lookups.begin(), lookups.end(),
+                       [&](const checks::DnsblLookup& l) { return l.query == lookup.query; })) {
+        lookups.push_back(lookup);
+      }
+    }
+    for (const auto& skip : batch->get().skipped) {
+      if (std::none_of(skipped.begin(), skipped.end(),
+                       [&](const checks::DnsblSkipped& s) { return s.query == skip.query; })) {
+        skipped.push_back(skip);
+      }
+    }
+  }
+  dnsbl_result_ = checks::decide_dnsbl(config.dnsbl.sites, config.dnsbl.rhsbl, lookups, skipped,
+                                       config.dnsbl.scoring);
+  report_dnsbl_errors(*dnsbl_result_);
+  return dnsbl_result_;
+}
+
+void Session::report_dnsbl_errors(const checks::Dnsbl& lists) const {
+  const auto& registry = runtime_.dnsbl_registry;
+  for (const auto& error : lists.errors) {
+    if (error.answer.empty() || !error.outcome.empty()) continue;  // failures and skips
+    if (!registry) {
+      log(LOG_WARNING, fmt::format("{} DNS list {} answers {}: {}", client_tag(""), error.zone,
+                                   error.answer, error.reason));
+      continue;
+    }
+    const auto pause = std::chrono::seconds(runtime_.config->dnsbl.error_pause);
+    if (auto note = registry->report_error(error.real_zone, error.zone, error.answer,
+                                           error.reason, pause)) {
+      log(note->priority, note->line);
+    }
   }
 }
 
@@ -338,9 +490,19 @@ const policy::Verdict& Session::verdict(std::string_view queue_id,
       }
     }
   }
-  const auto exemption = client_ ? policy::client_exemption(config.policy.exemptions, *client_,
-                                                            message_.authenticated, verified)
-                                 : policy::Exemption::none;
+  const auto& lists = dnsbl();
+  if (lists) {
+    // First: a listed client's reply names the list, whatever else also rejects it.
+    findings.insert(findings.begin(), policy::judge_dnsbl(config.policy.dnsbl, *lists, *client_));
+  }
+  auto exemption = client_ ? policy::client_exemption(config.policy.exemptions, *client_,
+                                                      message_.authenticated, verified)
+                           : policy::Exemption::none;
+  // An allow-listed client skips the other checks' rejects and tempfails (still recorded).
+  if (exemption == policy::Exemption::none && lists &&
+      lists->result == checks::DnsblResult::allowlisted) {
+    exemption = policy::Exemption::dnswl;
+  }
   slot = policy::decide(std::move(findings), exemption, config.policy.dry_run);
   meter_.verdict(*slot);
 

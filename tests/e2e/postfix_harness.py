@@ -5,7 +5,7 @@ the Internet: the milter resolves through the fixture's unbound.conf, whose stub
 one for ".") all point at the fixture's knotd on 127.0.0.1.
 
     h = Harness()                    # creates the temp dir
-    h.start_dns()                    # knotd + blackhole (tests/fixture/dnsfixture.py)
+    h.start_dns()                    # knotd + rbldnsd + blackhole (tests/fixture/dnsfixture.py)
     h.start_postfix()                # smtpd on a free 127.0.0.1 port, milter port reserved
     h.start_milter({"dry-run": "yes"})
     r = h.swaks(xclient_addr="192.0.2.7")

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "rdns/checks/dnsbl.h"
+#include "rdns/checks/dnsbl_registry.h"
 #include "rdns/checks/iprev.h"
 #include "rdns/dns/ip_address.h"
 #include "rdns/dns/resolver_config.h"
@@ -25,6 +27,19 @@ class ConfigError : public std::runtime_error {
 enum class Stage : std::uint8_t { connect, helo, mail, rcpt };
 
 [[nodiscard]] std::string_view to_string(Stage stage);
+
+/// The DNS lists (dnsbl-sites, rhsbl-sites and their companions; the action and reply are in
+/// policy::DnsblPolicy). Default: no lists.
+struct DnsblSettings {
+  std::vector<checks::DnsblSite> sites;  ///< address lists (DNSBL, DNSWL)
+  std::vector<checks::DnsblSite> rhsbl;  ///< domain lists
+  checks::DnsblScoring scoring;          ///< thresholds, error codes, reply map
+  unsigned error_pause = 300;            ///< seconds a zone rests after an error answer
+  unsigned health_interval = 600;        ///< seconds between health checks; 0: at start only
+
+  [[nodiscard]] bool any() const { return !sites.empty() || !rhsbl.empty(); }
+  bool operator==(const DnsblSettings&) const = default;
+};
 
 /// Everything the daemon and the CLI run on. Immutable once built; shared as
 /// shared_ptr<const Config> so a reload can swap it for new connections. parse_arguments()
@@ -48,6 +63,7 @@ struct Config {
   std::string allow_domain_file;
   std::vector<std::string> helo_own_names;  ///< besides the j macro, lower-case
   std::string authserv_id;                  ///< empty: the MTA's j macro, else the host name
+  DnsblSettings dnsbl;
   std::vector<std::string> warnings;        ///< accepted, but worth a log line at start
 
   bool operator==(const Config&) const = default;
@@ -60,6 +76,9 @@ struct Config {
 /// negative cache (confirm_*) only when confirm-negative is on and the result it would give
 /// is configured to reject.
 [[nodiscard]] checks::IprevOptions iprev_options(const Config& config);
+
+/// The health check's view of `config`'s lists.
+[[nodiscard]] checks::HealthCheckConfig health_check_config(const Config& config);
 
 /// What the command line asked for.
 struct Invocation {

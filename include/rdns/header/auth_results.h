@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "rdns/checks/dnsbl.h"
 #include "rdns/checks/helo.h"
 #include "rdns/checks/iprev.h"
 #include "rdns/checks/spf.h"
@@ -54,6 +55,13 @@ struct AuthResult {
 /// domain only, as DMARC reads it) or "spf=pass smtp.helo=mail.example.com" for HELO; never a
 /// HELO result under smtp.mailfrom (CVE-2019-20790).
 [[nodiscard]] AuthResult spf_auth_result(const checks::Spf& spf);
+
+/// One resinfo per DNS list hit; errors are never written. An allow-list hit (negative
+/// weight) per RFC 8904: "dnswl=pass dns.zone=list.dnswl.org policy.ip=127.0.10.1
+/// policy.txt=\"...\""; a block-list hit as the extension method x-dnsbl (RFC 8601 §2.7.6):
+/// "x-dnsbl=fail dns.zone=zen.spamhaus.org policy.ip=127.0.0.4 policy.txt=\"...\"". Domain
+/// list hits add policy.domain and name the source (helo, mailfrom, ptr) in the comment.
+[[nodiscard]] std::vector<AuthResult> dnsbl_auth_results(const checks::Dnsbl& dnsbl);
 
 /// The Received-SPF field body (RFC 7208 §9.1), e.g.
 /// " pass (mx.example.org: domain of a@example.com designates 192.0.2.7 as permitted sender)

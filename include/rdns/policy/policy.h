@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "rdns/checks/dnsbl.h"
 #include "rdns/checks/helo.h"
 #include "rdns/checks/iprev.h"
 #include "rdns/checks/spf.h"
@@ -101,6 +102,19 @@ struct SpfPolicy {
   bool operator==(const SpfPolicy&) const = default;
 };
 
+/// Policy for the DNS lists (options dnsbl-listed, dnsbl-tempfail-on-error). The reply text
+/// may hold %{zone} (the list with the largest weight, as dnsbl-reply-map shows it), %{txt}
+/// ("; " and its TXT record, or nothing), %{answer}, %{score} and %{threshold}.
+struct DnsblPolicy {
+  Rule listed{Action::reject,
+              {"554", "5.7.1", "Service unavailable; client [%{ip}] blocked using %{zone}%{txt}"}};
+  /// Used only with tempfail_on_error: a list answered SERVFAIL or timed out.
+  Rule temperror{Action::tempfail,
+                 {"451", "4.7.1", "DNS list %{zone} could not be asked; try again later"}};
+  bool tempfail_on_error = false;
+  bool operator==(const DnsblPolicy&) const = default;
+};
+
 /// Who is exempt from reject/tempfail (headers are still added).
 struct Exemptions {
   std::vector<dns::Network> trusted_networks;  ///< option trusted-networks
@@ -114,6 +128,7 @@ struct Policy {
   IprevPolicy iprev;
   HeloPolicy helo;
   SpfPolicy spf;
+  DnsblPolicy dnsbl;
   Exemptions exemptions;
   /// Never reject or tempfail; log what would have happened.
   bool dry_run = false;
@@ -128,6 +143,7 @@ enum class Exemption : std::uint8_t {
   recipient,
   allowlisted_address,
   allowlisted_domain,
+  dnswl,  ///< the DNS lists' score is at or below dnsbl-allowlist-threshold
 };
 
 /// One check's contribution to the verdict.
@@ -180,6 +196,12 @@ struct Verdict {
 /// Maps an SPF result to a finding; `enforce` is false for an identity that is only reported.
 [[nodiscard]] Finding judge_spf(const SpfPolicy& policy, const checks::Spf& spf,
                                 const dns::IpAddress& client, bool enforce = true);
+
+/// Maps the DNS lists' verdict to a finding: listed gives the dnsbl-listed rule, a list's
+/// DNS failure the temperror rule when tempfail_on_error (a temporary finding), anything else
+/// accept. The label is the score and each hit: "3(zen.spamhaus.org:127.0.0.4)".
+[[nodiscard]] Finding judge_dnsbl(const DnsblPolicy& policy, const checks::Dnsbl& dnsbl,
+                                  const dns::IpAddress& client);
 
 /// Combines findings: the strongest action wins (reject > tempfail > tag > accept), the first
 /// finding with it supplies the reply. A temporary finding never yields a 5xx: reject becomes

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "rdns/checks/dnsbl.h"
+#include "rdns/checks/dnsbl_registry.h"
 #include "rdns/checks/helo.h"
 #include "rdns/checks/iprev.h"
 #include "rdns/checks/spf.h"
@@ -45,6 +47,9 @@ struct Runtime {
   std::shared_ptr<const config::Config> config;
   std::shared_ptr<dns::Resolver> resolver;
   std::shared_ptr<metrics::MilterMetrics> metrics;  ///< null: nothing is counted
+  /// Paused and broken DNS lists, shared by every connection and kept across reloads; null:
+  /// no pauses (every list is asked).
+  std::shared_ptr<checks::DnsblRegistry> dnsbl_registry{};
 };
 
 /// One SMTP connection. Methods are called from one thread at a time (the MTA's connection
@@ -86,6 +91,17 @@ class Session {
   [[nodiscard]] const std::optional<checks::Iprev>& iprev();
   [[nodiscard]] const std::string& authserv_id() const { return authserv_id_; }
 
+  /// The DNS lists' verdict on the client, its HELO name, MAIL FROM domain and verified PTR
+  /// names so far, waiting for the lookups if needed (bounded); nullopt without lists or
+  /// without a client address.
+  [[nodiscard]] const std::optional<checks::Dnsbl>& dnsbl();
+
+  /// The lookups of one group of DNS list queries and the lists skipped.
+  struct DnsblBatch {
+    std::vector<checks::DnsblLookup> lookups;
+    std::vector<checks::DnsblSkipped> skipped;
+  };
+
  private:
   struct Message {
     bool authenticated = false;
@@ -96,9 +112,15 @@ class Session {
     std::shared_future<checks::Spf> spf_mailfrom;
     std::shared_future<checks::Spf> spf_helo;
     std::vector<checks::Spf> spf;  // once both are in
+    std::shared_future<DnsblBatch> dnsbl_mailfrom;
   };
 
   void start_spf(std::string_view sender);
+  [[nodiscard]] std::shared_future<DnsblBatch> start_rhsbl(std::string_view domain,
+                                                           checks::DnsblSource source);
+  void start_client_lists();
+  /// Pauses the zones that gave error answers (logging each at most once per interval).
+  void report_dnsbl_errors(const checks::Dnsbl& lists) const;
   [[nodiscard]] bool trusted_client() const;
 
   /// Decides (once per transaction, or once per connection before MAIL) and logs. `stage` is
@@ -126,6 +148,10 @@ class Session {
   std::optional<policy::Verdict> connection_verdict_;  // decided before MAIL
   checks::Helo no_helo_;                               // what helo_result() is before HELO
   Message message_;
+  std::shared_future<DnsblBatch> dnsbl_client_;  // the client address lists, from connect
+  std::shared_future<DnsblBatch> dnsbl_ptr_;     // verified PTR names, once iprev is in
+  std::shared_future<DnsblBatch> dnsbl_helo_;    // the HELO name
+  std::optional<checks::Dnsbl> dnsbl_result_;    // reset when HELO or MAIL FROM changes
 };
 
 /// The host name, the authserv-id of last resort.
