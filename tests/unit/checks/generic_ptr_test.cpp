@@ -3,6 +3,8 @@
 
 #include "rdns/checks/generic_ptr.h"
 
+#include "rdns/checks/iprev.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -15,7 +17,11 @@
 namespace rdns::checks {
 namespace {
 
+using testutil::a_answer;
+using testutil::failure_answer;
+using testutil::FakeResolver;
 using testutil::ip;
+using testutil::ptr_answer;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
@@ -191,6 +197,74 @@ TEST(GenericPtr, KeywordValidity) {
   for (const auto& keyword : default_generic_ptr_keywords()) {
     EXPECT_TRUE(valid_generic_ptr_keyword(keyword)) << keyword;
   }
+}
+
+// ---- generic_ptr_of: which names of an iprev result count ------------------------------------
+
+Iprev passed(std::vector<std::string> verified, std::vector<std::string> ptr = {}) {
+  Iprev iprev;
+  iprev.client = ip("192.0.2.43");
+  iprev.result = IprevResult::pass;
+  iprev.reason = IprevReason::forward_confirmed;
+  iprev.ptr = ptr.empty() ? verified : std::move(ptr);
+  iprev.verified = std::move(verified);
+  return iprev;
+}
+
+constexpr const char* kPool = "dsl-192-0-2-43.dyn.pool.example";
+
+TEST(GenericPtrOf, PassWithOnlyGenericVerifiedNamesIsGeneric) {
+  const auto generic = generic_ptr_of(passed({kPool}), default_generic_ptr_keywords());
+  EXPECT_TRUE(generic.generic);
+  EXPECT_EQ(generic.reason,
+            "PTR name dsl-192-0-2-43.dyn.pool.example contains the client address 192.0.2.43 as "
+            "the octets '192-0-2-43' and the keyword 'dsl'");
+}
+
+TEST(GenericPtrOf, AVerifiedNameOfItsOwnIsNotGeneric) {
+  EXPECT_EQ(generic_ptr_of(passed({kPool, "mail.example.com"}), default_generic_ptr_keywords()),
+            GenericPtr{});
+}
+
+TEST(GenericPtrOf, UnverifiedGenericNamesDoNotMakeAPassGeneric) {
+  EXPECT_EQ(generic_ptr_of(passed({"mail.example.com"}, {kPool, "mail.example.com"}),
+                           default_generic_ptr_keywords()),
+            GenericPtr{});
+}
+
+TEST(GenericPtrOf, NoForwardMatchIsJudgedOnItsUsablePtrNames) {
+  Iprev iprev = passed({});
+  iprev.result = IprevResult::fail;
+  iprev.reason = IprevReason::no_forward_match;
+  iprev.ptr = {kPool, "bad name!"};  // an unusable name is skipped, not held against it
+  EXPECT_TRUE(generic_ptr_of(iprev, default_generic_ptr_keywords()).generic);
+  iprev.ptr = {kPool, "mail.example.com"};
+  EXPECT_FALSE(generic_ptr_of(iprev, default_generic_ptr_keywords()).generic);
+}
+
+TEST(GenericPtrOf, NoNamesNoVerdict) {
+  Iprev iprev = passed({});
+  iprev.result = IprevResult::fail;
+  iprev.reason = IprevReason::no_ptr;
+  EXPECT_EQ(generic_ptr_of(iprev, default_generic_ptr_keywords()), GenericPtr{});
+  iprev.result = IprevResult::temperror;
+  iprev.reason = IprevReason::forward_temperror;
+  iprev.ptr = {kPool};
+  EXPECT_EQ(generic_ptr_of(iprev, default_generic_ptr_keywords()), GenericPtr{});
+}
+
+TEST(GenericPtrOf, CheckIprevFillsItWithTheOptionsKeywords) {
+  FakeResolver dns;
+  dns.add(ptr_answer("43.2.0.192.in-addr.arpa", {"pool-12.example.net"}));
+  dns.add(a_answer("pool-12.example.net", {"192.0.2.43"}));
+  const auto with_defaults = check_iprev(dns, ip("192.0.2.43"));
+  EXPECT_EQ(with_defaults.result, IprevResult::pass);
+  EXPECT_TRUE(with_defaults.generic.generic) << "IprevOptions{} has the built-in keywords";
+  IprevOptions options;
+  options.generic_keywords = {};
+  EXPECT_EQ(check_iprev(dns, ip("192.0.2.43"), options).generic, GenericPtr{});
+  dns.add(failure_answer("44.2.0.192.in-addr.arpa", dns::RrType::ptr, dns::Outcome::nxdomain));
+  EXPECT_EQ(check_iprev(dns, ip("192.0.2.44")).generic, GenericPtr{});
 }
 
 }  // namespace
