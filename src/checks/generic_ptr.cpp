@@ -109,8 +109,7 @@ struct AddressMatch {
 /// `needle` in `name`; an all-digit needle must not be part of a longer number.
 std::optional<std::size_t> find_hex(std::string_view name, std::string_view needle) {
   const bool digits_only = all_digits(needle);
-  for (auto at = name.find(needle); at != std::string_view::npos;
-       at = name.find(needle, at + 1)) {
+  for (auto at = name.find(needle); at != std::string_view::npos; at = name.find(needle, at + 1)) {
     const auto end = at + needle.size();
     const bool glued = (at > 0 && dns::is_ascii_digit(name[at - 1])) ||
                        (end < name.size() && dns::is_ascii_digit(name[end]));
@@ -209,8 +208,9 @@ std::optional<AddressMatch> find_v6_groups(std::string_view name,
     }
     if (count >= 4) {
       const auto from = tokens[start].begin;
-      return AddressMatch{count == 8 ? "as its groups" : fmt::format("as its first {} groups", count),
-                          std::string(name.substr(from, tokens[start + count - 1].end - from))};
+      return AddressMatch{
+          count == 8 ? "as its groups" : fmt::format("as its first {} groups", count),
+          std::string(name.substr(from, tokens[start + count - 1].end - from))};
     }
   }
   return std::nullopt;
@@ -259,8 +259,8 @@ std::vector<KeywordMatch> find_keywords(std::string_view name, const std::vector
     for (const auto& keyword : keywords) {
       if (keyword.empty() || text.size() < keyword.size()) continue;
       const bool whole = text == keyword;
-      const bool prefix = text.substr(0, keyword.size()) == keyword &&
-                          all_digits(text.substr(keyword.size()));
+      const bool prefix =
+          text.substr(0, keyword.size()) == keyword && all_digits(text.substr(keyword.size()));
       const bool suffix = text.substr(text.size() - keyword.size()) == keyword &&
                           all_digits(text.substr(0, text.size() - keyword.size()));
       if (whole || prefix || suffix) {
@@ -331,9 +331,9 @@ const std::vector<std::string>& default_generic_ptr_keywords() {
   // Note: no "static" (business lines with a mail server of their own use it; an embedded
   // address still counts) and no "mail", "ip" or "host".
   static const std::vector<std::string> keywords = {
-      "adsl",     "broadband", "cable", "client", "cpe",  "cust",  "customer", "dhcp",
-      "dial",     "dialin",    "dialup", "dip",   "dsl",  "dyn",   "dynamic",  "dynip",
-      "ftth",     "hsd",       "pool",  "ppp",    "pppoe", "vdsl", "xdsl",
+      "adsl", "broadband", "cable",  "client", "cpe",   "cust", "customer", "dhcp",
+      "dial", "dialin",    "dialup", "dip",    "dsl",   "dyn",  "dynamic",  "dynip",
+      "ftth", "hsd",       "pool",   "ppp",    "pppoe", "vdsl", "xdsl",
   };
   return keywords;
 }
@@ -356,7 +356,8 @@ GenericPtr detect_generic_ptr(const dns::IpAddress& client, std::string_view nam
     result.generic = true;
     result.reason = fmt::format("PTR name {} contains the client address {} {} '{}'", lower,
                                 address.to_string(), match->how, match->text);
-    if (!found.empty()) result.reason += fmt::format(" and the keyword '{}'", found.front().keyword);
+    if (!found.empty())
+      result.reason += fmt::format(" and the keyword '{}'", found.front().keyword);
     return result;
   }
   if (const auto why = keyword_reason(lower, address, found)) {

@@ -98,8 +98,8 @@ TEST_F(CheckCliTest, GenericPtrNamePassesAndIsReported) {
   EXPECT_EQ(check("192.0.2.7").at("checks").at("iprev").at("generic"),
             (json{{"generic", false}, {"reason", ""}}));
 
-  const ProcessResult rejected = run({"--check", "192.0.2.43", "--json", "--query-timeout", "2",
-                                      "--iprev-generic", "reject"});
+  const ProcessResult rejected =
+      run({"--check", "192.0.2.43", "--json", "--query-timeout", "2", "--iprev-generic", "reject"});
   EXPECT_EQ(rejected.exit_status, 0) << rejected.err;
   const json verdict = json::parse(rejected.out);
   EXPECT_EQ(verdict.value("action", ""), "reject");

@@ -51,7 +51,7 @@ struct Config {
   /// Keywords of generic PTR names, lower-case (option generic-ptr-keywords; defaults():
   /// checks::default_generic_ptr_keywords()).
   std::vector<std::string> generic_ptr_keywords;
-  std::vector<std::string> warnings;        ///< accepted, but worth a log line at start
+  std::vector<std::string> warnings;  ///< accepted, but worth a log line at start
 
   bool operator==(const Config&) const = default;
 };

@@ -17,13 +17,13 @@
 namespace rdns::checks {
 namespace {
 
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using testutil::a_answer;
 using testutil::failure_answer;
 using testutil::FakeResolver;
 using testutil::ip;
 using testutil::ptr_answer;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
 
 struct Shape {
   const char* client;
@@ -116,8 +116,8 @@ const Own own_names[] = {
     {"192.0.2.7", "cafebabe.example.com"},           // hex, but not 192.0.2.7 (c00002 07)
     {"192.0.2.7", "customer-service.example.com"},   // keyword without a number
     {"192.0.2.7", "pool.ntp.org"},
-    {"192.0.2.7", "dipper.example.com"},          // a word that starts with a keyword
-    {"192.0.2.7", "mx-1.dyn.com"},                // keyword and number in different labels
+    {"192.0.2.7", "dipper.example.com"},  // a word that starts with a keyword
+    {"192.0.2.7", "mx-1.dyn.com"},        // keyword and number in different labels
     {"192.0.2.7", "mail.dsl-provider.example.com"},
     {"192.0.2.7", "mail2.dynamicsolutions.example"},
     {"192.0.2.7", "smtp2.cablenews.example"},

@@ -80,8 +80,7 @@ TEST_F(SessionTest, GenericPtrNameIsLoggedAndRejectedWhenConfigured) {
   resolver_->add(a_answer("dsl-192-0-2-43.dyn.pool.test", {"192.0.2.43"}));
   config_.policy.iprev.generic.action = policy::Action::reject;
   auto session = make();
-  EXPECT_EQ(session->connect("dsl-192-0-2-43.dyn.pool.test", ip("192.0.2.43"), "mx.test"),
-            proceed);
+  EXPECT_EQ(session->connect("dsl-192-0-2-43.dyn.pool.test", ip("192.0.2.43"), "mx.test"), proceed);
   EXPECT_EQ(session->mail("<a@b.example>", "", "Q1"), proceed);
   const auto response = session->rcpt("<user@example.org>", "Q1");
   EXPECT_EQ(response.kind, Response::Kind::reject);
