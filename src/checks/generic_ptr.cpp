@@ -149,7 +149,8 @@ std::optional<AddressMatch> find_v4_octets(std::string_view name,
             const auto from = run[start].begin;
             const auto text = std::string(name.substr(from, run[start + width - 1].end - from));
             std::string how = width == 4 ? "as the octets" : "as 3 of its 4 octets";
-            if (order == &reversed) how = width == 4 ? "in reverse order as" : how + " reversed";
+            if (order == &reversed && width == 4) how = "in reverse order as";
+            if (order == &reversed && width == 3) how += " reversed";
             return AddressMatch{how, text};
           }
         }

@@ -50,7 +50,7 @@ class IprevRun : public std::enable_shared_from_this<IprevRun> {
            std::function<void(Iprev)> done)
       : resolver_(resolver),
         client_(client.unmapped()),
-        options_(options),
+        options_(std::move(options)),
         done_(std::move(done)) {}
 
   void start() {
@@ -339,13 +339,13 @@ GenericPtr generic_ptr_of(const Iprev& iprev, const std::vector<std::string>& ke
 
 void start_iprev(dns::Resolver& resolver, const IpAddress& client, IprevOptions options,
                  std::function<void(Iprev)> done) {
-  std::make_shared<IprevRun>(resolver, client, options, std::move(done))->start();
+  std::make_shared<IprevRun>(resolver, client, std::move(options), std::move(done))->start();
 }
 
 Iprev check_iprev(dns::Resolver& resolver, const IpAddress& client, IprevOptions options) {
   auto promise = std::make_shared<std::promise<Iprev>>();
   auto future = promise->get_future();
-  start_iprev(resolver, client, options,
+  start_iprev(resolver, client, std::move(options),
               [promise](Iprev result) { promise->set_value(std::move(result)); });
   return future.get();
 }

@@ -228,8 +228,10 @@ std::string spf_fix(const checks::Spf& spf, const dns::IpAddress& client) {
   return {};
 }
 
-void print_text(std::ostream& out, const Report& report) {
-  const auto& iprev = report.iprev;
+namespace {
+
+/// The client, the iprev evidence and the iprev verdict with its generic-name verdict.
+void print_iprev_text(std::ostream& out, const checks::Iprev& iprev) {
   out << fmt::format("Client {}\n\nDNS:\n", iprev.client.to_string());
   for (const auto& answer : iprev.evidence) {
     out << "  " << dns::describe(answer) << "\n";
@@ -245,6 +247,13 @@ void print_text(std::ostream& out, const Report& report) {
   } else if (!iprev.ptr.empty()) {
     out << "generic PTR name: no\n";
   }
+}
+
+}  // namespace
+
+void print_text(std::ostream& out, const Report& report) {
+  const auto& iprev = report.iprev;
+  print_iprev_text(out, iprev);
   if (report.helo) {
     const auto& helo = *report.helo;
     out << fmt::format("\nHELO {}:\n", helo.helo);
