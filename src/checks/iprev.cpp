@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <future>
+#include <iterator>
 #include <memory>
 #include <mutex>
 
@@ -49,7 +50,7 @@ class IprevRun : public std::enable_shared_from_this<IprevRun> {
            std::function<void(Iprev)> done)
       : resolver_(resolver),
         client_(client.unmapped()),
-        options_(options),
+        options_(std::move(options)),
         done_(std::move(done)) {}
 
   void start() {
@@ -138,6 +139,7 @@ class IprevRun : public std::enable_shared_from_this<IprevRun> {
   }
 
   void finish(Iprev result) {
+    result.generic = generic_ptr_of(result, options_.generic_keywords);
     result.evidence = evidence_;
     for (const auto& answer : first_forward_.empty() ? forward_ : first_forward_) {
       result.evidence.push_back(answer);
@@ -319,15 +321,31 @@ std::size_t contradicted_negatives(const Iprev& iprev) {
   return count;
 }
 
+GenericPtr generic_ptr_of(const Iprev& iprev, const std::vector<std::string>& keywords) {
+  std::vector<std::string> names;
+  if (iprev.result == IprevResult::pass) {
+    names = iprev.verified;
+  } else if (iprev.result == IprevResult::fail) {
+    std::copy_if(iprev.ptr.begin(), iprev.ptr.end(), std::back_inserter(names), is_host_name);
+  }
+  GenericPtr first;
+  for (const auto& name : names) {
+    auto generic = detect_generic_ptr(iprev.client, name, keywords);
+    if (!generic.generic) return {};
+    if (!first.generic) first = std::move(generic);
+  }
+  return first;
+}
+
 void start_iprev(dns::Resolver& resolver, const IpAddress& client, IprevOptions options,
                  std::function<void(Iprev)> done) {
-  std::make_shared<IprevRun>(resolver, client, options, std::move(done))->start();
+  std::make_shared<IprevRun>(resolver, client, std::move(options), std::move(done))->start();
 }
 
 Iprev check_iprev(dns::Resolver& resolver, const IpAddress& client, IprevOptions options) {
   auto promise = std::make_shared<std::promise<Iprev>>();
   auto future = promise->get_future();
-  start_iprev(resolver, client, options,
+  start_iprev(resolver, client, std::move(options),
               [promise](Iprev result) { promise->set_value(std::move(result)); });
   return future.get();
 }

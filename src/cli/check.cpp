@@ -182,7 +182,14 @@ std::string iprev_fix(const checks::Iprev& iprev) {
   const std::string reverse = iprev.client.reverse_name();
   const std::string type = iprev.client.is_v4() ? "A" : "AAAA";
   switch (iprev.reason) {
-    case IprevReason::forward_confirmed: return {};
+    case IprevReason::forward_confirmed:
+      if (!iprev.generic.generic) return {};
+      return fmt::format(
+          "{0} passes, but its PTR name is the generic name of an address pool: {1}. A mail "
+          "server needs a name of its own: ask whoever controls the address block (your ISP or "
+          "hosting provider) to set {2} PTR mail.example.com (your mail server's real host "
+          "name) with an {3} record {0}, or send through your provider's mail server.",
+          ip, iprev.generic.reason, reverse, type);
     case IprevReason::no_ptr:
       return fmt::format(
           "No PTR record for {0}. Ask whoever controls the address block (your ISP or hosting "
@@ -312,8 +319,10 @@ std::string spf_fix(const checks::Spf& spf, const dns::IpAddress& client) {
   return {};
 }
 
-void print_text(std::ostream& out, const Report& report) {
-  const auto& iprev = report.iprev;
+namespace {
+
+/// The client, the iprev evidence and the iprev verdict with its generic-name verdict.
+void print_iprev_text(std::ostream& out, const checks::Iprev& iprev) {
   out << fmt::format("Client {}\n\nDNS:\n", iprev.client.to_string());
   for (const auto& answer : iprev.evidence) {
     out << "  " << dns::describe(answer) << "\n";
@@ -324,6 +333,18 @@ void print_text(std::ostream& out, const Report& report) {
     out << fmt::format(", verified {}", fmt::join(iprev.verified, ", "));
   }
   out << fmt::format(", DNSSEC {}\n", dns::to_string(iprev.dnssec));
+  if (iprev.generic.generic) {
+    out << fmt::format("generic PTR name: yes ({})\n", iprev.generic.reason);
+  } else if (!iprev.ptr.empty()) {
+    out << "generic PTR name: no\n";
+  }
+}
+
+}  // namespace
+
+void print_text(std::ostream& out, const Report& report) {
+  const auto& iprev = report.iprev;
+  print_iprev_text(out, iprev);
   if (report.helo) {
     const auto& helo = *report.helo;
     out << fmt::format("\nHELO {}:\n", helo.helo);
@@ -408,6 +429,7 @@ void print_json(std::ostream& out, const Report& report) {
           {"ptr", iprev.ptr},
           {"verified", iprev.verified},
           {"dnssec", dns::to_string(iprev.dnssec)},
+          {"generic", {{"generic", iprev.generic.generic}, {"reason", iprev.generic.reason}}},
           {"answers", answers},
           {"fix", iprev_fix(iprev)}}}}},
       {"headers", report.headers},

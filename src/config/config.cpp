@@ -1,5 +1,6 @@
 #include "rdns/config/config.h"
 
+#include "rdns/checks/generic_ptr.h"
 #include "rdns/dns/name.h"
 
 #include <fmt/format.h>
@@ -44,6 +45,10 @@ const RuleOption rule_options[] = {
      "iprev temperror (default tempfail, 450 4.7.25; never a 5xx)", true},
     {"iprev-permerror", [](policy::Policy& p) -> policy::Rule& { return p.iprev.permerror; },
      "iprev permerror, malformed PTR data (default tag)", false},
+    {"iprev-generic", [](policy::Policy& p) -> policy::Rule& { return p.iprev.generic; },
+     "iprev pass, but every verified PTR name is an address pool's generic name (default tag; "
+     "reject gives 550 5.7.25)",
+     false},
     {"helo-syntax", [](policy::Policy& p) -> policy::Rule& { return p.helo.syntax; },
      "HELO not a valid domain or address literal (default reject, 550 5.5.2)", false},
     {"helo-not-fqdn", [](policy::Policy& p) -> policy::Rule& { return p.helo.not_fqdn; },
@@ -177,6 +182,10 @@ po::options_description describe_options() {
   value_option(pol, "authserv-id", "NAME",
                "authserv-id of Authentication-Results (default: the MTA's j macro, else host "
                "name)");
+  value_option(pol, "generic-ptr-keywords", "LIST",
+               "words that mark a generic (address-pool) PTR name when a number is beside them, "
+               "comma or space separated; empty: only the client address in the name counts "
+               "(default adsl, broadband, cable, ...; see rdns-milter.conf(5))");
 
   po::options_description lists("DNS lists (DNSBL, DNSWL, RHSBL; default none)");
   value_option(lists, "dnsbl-sites", "LIST",
@@ -602,6 +611,24 @@ void apply_exemptions(const Reader& reader, Config& config) {
   }
 }
 
+/// generic-ptr-keywords: letters and digits, lower-cased.
+void apply_generic_keywords(const Reader& reader, Config& config) {
+  if (!reader.has("generic-ptr-keywords")) return;
+  config.generic_ptr_keywords.clear();
+  for (const auto& item : split_list(reader.text("generic-ptr-keywords"))) {
+    const auto keyword = dns::to_lower(item);
+    if (!checks::valid_generic_ptr_keyword(keyword)) {
+      reader.fail("generic-ptr-keywords", item,
+                  "expected words of letters and digits (a-z, 0-9, at most 63, not only digits; "
+                  "a hyphen or dot separates tokens and can never match), e.g. dsl, dyn, pool");
+    }
+    if (std::find(config.generic_ptr_keywords.begin(), config.generic_ptr_keywords.end(),
+                  keyword) == config.generic_ptr_keywords.end()) {
+      config.generic_ptr_keywords.push_back(keyword);
+    }
+  }
+}
+
 /// The rest of the policy group: our names, the decision stage, dry-run, the exemptions and
 /// the authserv-id.
 void apply_policy(const Reader& reader, Config& config) {
@@ -622,6 +649,7 @@ void apply_policy(const Reader& reader, Config& config) {
     if (!ok) reader.fail("authserv-id", v, "expected a host name such as mx.example.org");
     config.authserv_id = v;
   }
+  apply_generic_keywords(reader, config);
 }
 
 /// A whole number within [min, max]; an error names what was expected.
@@ -847,6 +875,7 @@ Config defaults() {
   config.policy.exemptions.trusted_networks = {*dns::Network::parse("127.0.0.0/8"),
                                                *dns::Network::parse("::1/128")};
   config.policy.exemptions.recipients = {"postmaster", "abuse"};
+  config.generic_ptr_keywords = checks::default_generic_ptr_keywords();
   return config;
 }
 
@@ -858,6 +887,7 @@ checks::IprevOptions iprev_options(const Config& config) {
   options.confirm_no_forward_match =
       config.confirm_negative &&
       config.policy.iprev.no_forward_match.action == policy::Action::reject;
+  options.generic_keywords = config.generic_ptr_keywords;
   return options;
 }
 
@@ -922,6 +952,7 @@ void add_policy_settings(const Config& config, std::vector<Setting>& out) {
   out.push_back({"allow-domain-file", config.allow_domain_file});
   out.push_back({"helo-own-names", joined(config.helo_own_names, same)});
   out.push_back({"authserv-id", config.authserv_id});
+  out.push_back({"generic-ptr-keywords", joined(config.generic_ptr_keywords, same)});
 }
 
 void add_dnsbl_settings(const Config& config, std::vector<Setting>& out) {

@@ -168,10 +168,14 @@ Finding judge_iprev(const IprevPolicy& policy, const checks::Iprev& iprev) {
   Finding finding;
   finding.check = "iprev";
   finding.label =
-      fmt::format("{}({})", checks::to_string(iprev.result), checks::to_string(iprev.reason));
+      fmt::format("{}({}{})", checks::to_string(iprev.result), checks::to_string(iprev.reason),
+                  iprev.generic.generic ? ",generic" : "");
   const Rule* rule = nullptr;
   switch (iprev.result) {
-    case checks::IprevResult::pass: return finding;
+    case checks::IprevResult::pass:
+      if (!iprev.generic.generic) return finding;
+      rule = &policy.generic;
+      break;
     case checks::IprevResult::fail:
       rule =
           iprev.reason == checks::IprevReason::no_ptr ? &policy.no_ptr : &policy.no_forward_match;
@@ -187,7 +191,8 @@ Finding judge_iprev(const IprevPolicy& policy, const checks::Iprev& iprev) {
       {{"ip", iprev.client.to_string()},
        {"ptr", iprev.ptr.empty() ? "none" : fmt::format("{}", fmt::join(iprev.ptr, ", "))},
        {"reason", std::string(checks::to_string(iprev.reason))},
-       {"result", std::string(checks::to_string(iprev.result))}});
+       {"result", std::string(checks::to_string(iprev.result))},
+       {"generic", iprev.generic.reason}});
 }
 
 Finding judge_helo(const HeloPolicy& policy, const checks::Helo& helo,

@@ -513,6 +513,9 @@ const policy::Verdict& Session::verdict(std::string_view queue_id,
   if (result && !result->verified.empty()) {
     line += fmt::format(" ptr={}", fmt::join(result->verified, ","));
   }
+  if (result && result->generic.generic) {
+    line += fmt::format(" generic=\"{}\"", dns::printable_ascii(result->generic.reason, 400));
+  }
   line += fmt::format(" stage={} action={}", stage ? config::to_string(*stage) : "check",
                       policy::to_string(slot->action));
   if (slot->exemption != policy::Exemption::none) {

@@ -83,6 +83,33 @@ TEST_F(CheckCliTest, PassIsAccepted) {
   EXPECT_THAT(header, HasSubstr("192.0.2.7"));
 }
 
+TEST_F(CheckCliTest, GenericPtrNamePassesAndIsReported) {
+  const json report = check("192.0.2.43");
+  EXPECT_EQ(report.value("action", ""), "tag") << report.dump(2);
+  const json& iprev = report.at("checks").at("iprev");
+  EXPECT_EQ(iprev.at("result"), "pass");
+  EXPECT_EQ(iprev.at("verified"), json::array({"dsl-192-0-2-43.dyn.pool.test"}));
+  EXPECT_EQ(iprev.at("generic"),
+            (json{{"generic", true},
+                  {"reason",
+                   "PTR name dsl-192-0-2-43.dyn.pool.test contains the client address 192.0.2.43 "
+                   "as the octets '192-0-2-43' and the keyword 'dsl'"}}));
+  EXPECT_THAT(iprev.value("fix", ""), HasSubstr("generic name of an address pool"));
+  EXPECT_EQ(check("192.0.2.7").at("checks").at("iprev").at("generic"),
+            (json{{"generic", false}, {"reason", ""}}));
+
+  const ProcessResult rejected =
+      run({"--check", "192.0.2.43", "--json", "--query-timeout", "2", "--iprev-generic", "reject"});
+  EXPECT_EQ(rejected.exit_status, 0) << rejected.err;
+  const json verdict = json::parse(rejected.out);
+  EXPECT_EQ(verdict.value("action", ""), "reject");
+  EXPECT_THAT(verdict.value("reply", ""), StartsWith("550 5.7.25 The PTR name of 192.0.2.43"));
+
+  const ProcessResult text = run({"--check", "192.0.2.43", "--query-timeout", "2"});
+  EXPECT_EQ(text.exit_status, 0) << text.err;
+  EXPECT_THAT(text.out, HasSubstr("generic PTR name: yes (PTR name dsl-192-0-2-43.dyn.pool.test"));
+}
+
 TEST_F(CheckCliTest, NoPtrIsRejected) {
   const json report = check("192.0.2.12");
   EXPECT_EQ(report.value("action", ""), "reject") << report.dump(2);

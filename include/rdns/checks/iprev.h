@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "rdns/checks/generic_ptr.h"
 #include "rdns/dns/answer.h"
 #include "rdns/dns/ip_address.h"
 #include "rdns/dns/resolver.h"
@@ -36,6 +37,9 @@ struct IprevOptions {
   bool confirm_no_forward_match = false;
   /// At most this many PTR names are forward-confirmed (RFC 8601 §3 suggests a limit).
   std::size_t max_names = 10;
+  /// Keywords of generic (address-pool) PTR names, lower-case (option generic-ptr-keywords);
+  /// empty: only the client address inside a name makes it generic.
+  std::vector<std::string> generic_keywords = default_generic_ptr_keywords();
 };
 
 /// The iprev verdict with all the evidence behind it.
@@ -51,6 +55,8 @@ struct Iprev {
   /// answer's status (a validated NXDOMAIN is secure), bogus if any answer used was bogus.
   dns::Security dnssec = dns::Security::insecure;
   std::vector<dns::Answer> evidence;  ///< every DNS answer used, in the order asked
+  /// Whether the names look like an address pool's generic names (see generic_ptr_of).
+  GenericPtr generic;
 
   bool operator==(const Iprev&) const = default;
 };
@@ -74,6 +80,13 @@ struct Iprev {
 /// re-check of the same name and type contradicted with records: a stale negative cache entry
 /// that confirm-negative kept from becoming a reject.
 [[nodiscard]] std::size_t contradicted_negatives(const Iprev& iprev);
+
+/// The generic-name verdict for `iprev`: for a pass, generic when every verified name is (a
+/// host with one name of its own is not a pool address), the reason that of the first; for a
+/// fail with PTR names (no-forward-match), the same over the usable PTR names (reported only:
+/// no policy rule looks at it); otherwise not generic.
+[[nodiscard]] GenericPtr generic_ptr_of(const Iprev& iprev,
+                                        const std::vector<std::string>& keywords);
 
 /// Runs the check asynchronously: PTR, optional confirmation, forward lookups in parallel.
 /// `done` runs exactly once, on whichever thread delivers the last answer.

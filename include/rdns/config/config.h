@@ -64,7 +64,10 @@ struct Config {
   std::vector<std::string> helo_own_names;  ///< besides the j macro, lower-case
   std::string authserv_id;                  ///< empty: the MTA's j macro, else the host name
   DnsblSettings dnsbl;
-  std::vector<std::string> warnings;        ///< accepted, but worth a log line at start
+  /// Keywords of generic PTR names, lower-case (option generic-ptr-keywords; defaults():
+  /// checks::default_generic_ptr_keywords()).
+  std::vector<std::string> generic_ptr_keywords;
+  std::vector<std::string> warnings;  ///< accepted, but worth a log line at start
 
   bool operator==(const Config&) const = default;
 };

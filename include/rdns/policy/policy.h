@@ -50,6 +50,13 @@ struct IprevPolicy {
       {"450", "4.7.25", "Reverse DNS of %{ip} could not be checked (%{reason}); try again later"}};
   Rule permerror{Action::tag,
                  {"550", "5.7.25", "Reverse DNS data for %{ip} is malformed (%{reason})"}};
+  /// A pass whose verified names are all generic (checks::Iprev::generic); %{generic} is why.
+  Rule generic{Action::tag,
+               {"550", "5.7.25",
+                "The PTR name of %{ip} (%{ptr}) is the generic name of an address pool; a mail "
+                "server needs a PTR name of its own, such as mail.example.com, that resolves back "
+                "to %{ip}: ask your ISP or hosting provider for one, or send through your "
+                "provider's mail server"}};
   bool operator==(const IprevPolicy&) const = default;
 };
 

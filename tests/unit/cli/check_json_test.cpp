@@ -78,7 +78,8 @@ TEST_F(CheckJsonTest, EveryKeyOfAFullReport) {
 
   const json& iprev = report.at("checks").at("iprev");
   EXPECT_EQ(keys_of(iprev),
-            (Keys{"result", "reason", "ptr", "verified", "dnssec", "answers", "fix"}));
+            (Keys{"result", "reason", "ptr", "verified", "dnssec", "generic", "answers", "fix"}));
+  EXPECT_EQ(iprev.at("generic"), (json{{"generic", false}, {"reason", ""}}));
   EXPECT_EQ(iprev.at("result"), "pass");
   EXPECT_EQ(iprev.at("reason"), "forward-confirmed");
   EXPECT_EQ(iprev.at("ptr"), json::array({"mail.example.com"}));
@@ -191,6 +192,38 @@ TEST_F(CheckJsonTest, ExemptClientShowsExemptionAndWantedAction) {
   EXPECT_EQ(report.at("action"), "tag");
   EXPECT_EQ(report.at("wanted"), "reject");
   EXPECT_EQ(report.at("exemption"), "trusted-network");
+}
+
+TEST_F(CheckJsonTest, GenericPtrNameIsReportedTaggedAndFixed) {
+  resolver_.add(ptr_answer("43.2.0.192.in-addr.arpa", {"dsl-192-0-2-43.dyn.pool.zz"}));
+  resolver_.add(a_answer("dsl-192-0-2-43.dyn.pool.zz", {"192.0.2.43"}));
+  config_.generic_ptr_keywords = checks::default_generic_ptr_keywords();
+  const json report = check("192.0.2.43");
+  EXPECT_EQ(report.at("action"), "tag") << report.dump(2);
+  const json& iprev = report.at("checks").at("iprev");
+  EXPECT_EQ(iprev.at("result"), "pass");
+  EXPECT_EQ(iprev.at("generic"),
+            (json{{"generic", true},
+                  {"reason",
+                   "PTR name dsl-192-0-2-43.dyn.pool.zz contains the client address 192.0.2.43 "
+                   "as the octets '192-0-2-43' and the keyword 'dsl'"}}));
+  EXPECT_THAT(iprev.at("fix").get<std::string>(),
+              StartsWith("192.0.2.43 passes, but its PTR name is the generic name of an address "
+                         "pool: PTR name dsl-192-0-2-43.dyn.pool.zz contains"));
+
+  config_.policy.iprev.generic.action = policy::Action::reject;
+  const json rejected = check("192.0.2.43");
+  EXPECT_EQ(rejected.at("action"), "reject") << rejected.dump(2);
+  EXPECT_THAT(rejected.at("reply").get<std::string>(),
+              StartsWith("550 5.7.25 The PTR name of 192.0.2.43 (dsl-192-0-2-43.dyn.pool.zz) is "
+                         "the generic name of an address pool; a mail server needs a PTR name of "
+                         "its own"));
+
+  std::ostringstream text;
+  print_text(text, run_check(resolver_, config_, ip("192.0.2.43")));
+  EXPECT_THAT(text.str(), ::testing::HasSubstr(
+                              "generic PTR name: yes (PTR name dsl-192-0-2-43.dyn.pool.zz contains "
+                              "the client address 192.0.2.43 as the octets '192-0-2-43'"));
 }
 
 TEST_F(CheckJsonTest, InvalidHeloAddsTheSyntaxError) {

@@ -414,6 +414,7 @@ TEST_P(IprevActionTest, EveryIprevRuleAcceptsIt) {
             action);
   EXPECT_EQ(parse({"--iprev-temperror", word}).config.policy.iprev.temperror.action, action);
   EXPECT_EQ(parse({"--iprev-permerror", word}).config.policy.iprev.permerror.action, action);
+  EXPECT_EQ(parse({"--iprev-generic", word}).config.policy.iprev.generic.action, action);
 }
 
 INSTANTIATE_TEST_SUITE_P(Words, IprevActionTest,
@@ -469,6 +470,43 @@ TEST(ConfigTest, AuthservIdAndDryRun) {
   const auto message = error_of({"--dry-run", "perhaps"});
   EXPECT_THAT(message, HasSubstr("dry-run"));
   EXPECT_THAT(message, HasSubstr("perhaps"));
+}
+
+TEST(ConfigTest, IprevGenericTagsByDefaultWithA550Reply) {
+  const auto& rule = defaults().policy.iprev.generic;
+  EXPECT_EQ(rule.action, Action::tag);
+  EXPECT_EQ(rule.reply.code, "550");
+  EXPECT_EQ(rule.reply.enhanced, "5.7.25");
+  EXPECT_THAT(rule.reply.text, HasSubstr("a mail server needs a PTR name of its own"));
+  const auto inv = parse({"--iprev-generic", "reject", "--iprev-generic-reply",
+                          "554 5.7.25 Use a PTR name of your own, not %{ptr}"});
+  EXPECT_EQ(inv.config.policy.iprev.generic.action, Action::reject);
+  EXPECT_EQ(inv.config.policy.iprev.generic.reply,
+            (Reply{"554", "5.7.25", "Use a PTR name of your own, not %{ptr}"}));
+  EXPECT_THAT(error_of({"--iprev-generic", "maybe"}), HasSubstr("iprev-generic"));
+}
+
+TEST(ConfigTest, GenericPtrKeywordsDefaultToTheBuiltInSet) {
+  const Config c = defaults();
+  EXPECT_EQ(c.generic_ptr_keywords, checks::default_generic_ptr_keywords());
+  EXPECT_THAT(c.generic_ptr_keywords, ::testing::Contains("dsl"));
+  EXPECT_EQ(iprev_options(c).generic_keywords, c.generic_ptr_keywords);
+}
+
+TEST(ConfigTest, GenericPtrKeywordsAreLowerCasedDeduplicatedAndMayBeEmpty) {
+  const auto inv = parse({"--generic-ptr-keywords", "DSL, pool  Ppp,dsl"});
+  EXPECT_THAT(inv.config.generic_ptr_keywords, ElementsAre("dsl", "pool", "ppp"));
+  EXPECT_THAT(iprev_options(inv.config).generic_keywords, ElementsAre("dsl", "pool", "ppp"));
+  EXPECT_TRUE(parse({"--generic-ptr-keywords", ""}).config.generic_ptr_keywords.empty());
+}
+
+TEST(ConfigFileTest, BadGenericPtrKeywordNamesFileLineKeyAndValue) {
+  for (const char* bad : {"dial-up", "123", "d.s.l", "d\xc3\xbcsl"}) {
+    const TempFile file(std::string("dry-run = no\ngeneric-ptr-keywords = dsl, ") + bad + "\n");
+    const auto message = error_of({"--config", file.path()});
+    EXPECT_THAT(message, HasSubstr(file.path() + ":2: option 'generic-ptr-keywords'"));
+    EXPECT_THAT(message, HasSubstr(std::string("'") + bad + "'"));
+  }
 }
 
 // ---- config file -----------------------------------------------------------------------------

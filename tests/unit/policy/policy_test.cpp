@@ -146,6 +146,51 @@ TEST(JudgeIprev, ExpandsIpPtrAndReasonAndLeavesUnknownPlaceholders) {
                                      " x=%{unknown}");
 }
 
+TEST(JudgeIprev, GenericPassIsTaggedByDefaultAndRejectedWhenConfigured) {
+  auto iprev = make_iprev(IprevResult::pass, IprevReason::forward_confirmed,
+                          {"dsl-192-0-2-7.dyn.example.net"});
+  iprev.verified = iprev.ptr;
+  iprev.generic = {true, "PTR name dsl-192-0-2-7.dyn.example.net contains the client address"};
+  IprevPolicy policy;
+  const auto tagged = judge_iprev(policy, iprev);
+  EXPECT_EQ(tagged.check, "iprev");
+  EXPECT_EQ(tagged.label, "pass(forward-confirmed,generic)");
+  EXPECT_EQ(tagged.action, Action::tag);
+  EXPECT_FALSE(tagged.reply.has_value());
+
+  policy.generic.action = Action::reject;
+  const auto rejected = judge_iprev(policy, iprev);
+  EXPECT_EQ(rejected.action, Action::reject);
+  EXPECT_FALSE(rejected.temporary);
+  ASSERT_TRUE(rejected.reply.has_value());
+  EXPECT_EQ(rejected.reply->code, "550");
+  EXPECT_EQ(rejected.reply->enhanced, "5.7.25");
+  EXPECT_EQ(rejected.reply->text,
+            "The PTR name of 192.0.2.7 (dsl-192-0-2-7.dyn.example.net) is the generic name of an "
+            "address pool; a mail server needs a PTR name of its own, such as mail.example.com, "
+            "that resolves back to 192.0.2.7: ask your ISP or hosting provider for one, or send "
+            "through your provider's mail server");
+
+  policy.generic.reply.text = "%{generic}";
+  EXPECT_EQ(judge_iprev(policy, iprev).reply->text, iprev.generic.reason);
+}
+
+TEST(JudgeIprev, GenericOnlyActsOnAPass) {
+  // A fail carries the generic verdict for the report; its own rule decides.
+  auto iprev = make_iprev(IprevResult::fail, IprevReason::no_forward_match,
+                          {"dsl-192-0-2-7.dyn.example.net"});
+  iprev.generic = {true, "PTR name dsl-192-0-2-7.dyn.example.net contains the client address"};
+  IprevPolicy policy;
+  policy.generic.action = Action::reject;
+  const auto finding = judge_iprev(policy, iprev);
+  EXPECT_EQ(finding.action, Action::tag);
+  EXPECT_EQ(finding.label, "fail(no-forward-match,generic)");
+  EXPECT_EQ(
+      judge_iprev(policy, make_iprev(IprevResult::pass, IprevReason::forward_confirmed, {kHost}))
+          .action,
+      Action::accept);
+}
+
 TEST(JudgeIprev, ExpandsIpv6ClientCanonically) {
   IprevPolicy policy;
   policy.no_ptr = Rule{Action::reject, {"550", "5.7.25", "[%{ip}]"}};

@@ -75,6 +75,23 @@ TEST_F(SessionTest, NoPtrIsRejectedAtRcptWithEnhancedCode) {
   EXPECT_THAT(log_text(), HasSubstr("action=reject reply=\"550 5.7.25"));
 }
 
+TEST_F(SessionTest, GenericPtrNameIsLoggedAndRejectedWhenConfigured) {
+  resolver_->add(ptr_answer("43.2.0.192.in-addr.arpa", {"dsl-192-0-2-43.dyn.pool.test"}));
+  resolver_->add(a_answer("dsl-192-0-2-43.dyn.pool.test", {"192.0.2.43"}));
+  config_.policy.iprev.generic.action = policy::Action::reject;
+  auto session = make();
+  EXPECT_EQ(session->connect("dsl-192-0-2-43.dyn.pool.test", ip("192.0.2.43"), "mx.test"), proceed);
+  EXPECT_EQ(session->mail("<a@b.example>", "", "Q1"), proceed);
+  const auto response = session->rcpt("<user@example.org>", "Q1");
+  EXPECT_EQ(response.kind, Response::Kind::reject);
+  ASSERT_TRUE(response.reply);
+  EXPECT_EQ(response.reply->to_string().substr(0, 11), "550 5.7.25 ");
+  EXPECT_THAT(log_text(), HasSubstr("iprev=pass(forward-confirmed,generic)"));
+  EXPECT_THAT(log_text(),
+              HasSubstr(" generic=\"PTR name dsl-192-0-2-43.dyn.pool.test contains the client "
+                        "address 192.0.2.43 as the octets '192-0-2-43' and the keyword 'dsl'\""));
+}
+
 TEST_F(SessionTest, LookupsStartAtConnect) {
   resolver_->set_deferred(true);
   auto session = make();
