@@ -14,15 +14,22 @@ namespace {
 
 using ::testing::HasSubstr;
 
-/// A config file that sets nothing of interest (so that no default file is read).
+/// A config file that sets nothing of interest (so that no default file is read), removed
+/// when the test program ends.
+struct PlainFile {
+  std::filesystem::path path = std::filesystem::temp_directory_path() /
+                               ("rdns-dnsbl-plain-" + std::to_string(getpid()) + ".conf");
+  PlainFile() { std::ofstream(path) << "socket = inet:8894@127.0.0.1\n"; }
+  ~PlainFile() { std::filesystem::remove(path); }
+  PlainFile(const PlainFile&) = delete;
+  PlainFile& operator=(const PlainFile&) = delete;
+  PlainFile(PlainFile&&) = delete;
+  PlainFile& operator=(PlainFile&&) = delete;
+};
+
 std::string plain_file() {
-  static const std::string path = [] {
-    const auto file = std::filesystem::temp_directory_path() /
-                      ("rdns-dnsbl-plain-" + std::to_string(getpid()) + ".conf");
-    std::ofstream(file) << "socket = inet:8894@127.0.0.1\n";
-    return file.string();
-  }();
-  return path;
+  static const PlainFile file;
+  return file.path.string();
 }
 
 Config parse(const std::vector<std::string>& args) {
