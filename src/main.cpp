@@ -261,11 +261,14 @@ void start_dnsbl_health(const RuntimeHolder& holder) {
       const auto runtime = holder.get();
       const auto& config = *runtime.config;
       const auto now = std::chrono::steady_clock::now();
-      const bool due = runtime.config != checked || (config.dnsbl.health_interval > 0 && now >= next);
+      const bool due =
+          runtime.config != checked || (config.dnsbl.health_interval > 0 && now >= next);
       if (due && config.dnsbl.any() && runtime.dnsbl_registry) {
         (void)rdns::checks::check_dnsbl_health(
             *runtime.resolver, rdns::config::health_check_config(config), *runtime.dnsbl_registry,
-            [](const rdns::checks::DnsblRegistry::Note& note) { log_line(note.priority, note.line); });
+            [](const rdns::checks::DnsblRegistry::Note& note) {
+              log_line(note.priority, note.line);
+            });
       }
       if (due) {
         checked = runtime.config;

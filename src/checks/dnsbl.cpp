@@ -442,14 +442,14 @@ std::vector<DnsblTarget> dnsbl_targets(const std::vector<DnsblSite>& sites,
                     [&site](const DnsblTarget& t) { return t.zone == site.domain; })) {
       continue;
     }
-    targets.push_back({site.domain, dnsbl_query_name(client, site.domain), "",
-                       DnsblSource::client});
+    targets.push_back(
+        {site.domain, dnsbl_query_name(client, site.domain), "", DnsblSource::client});
   }
   return targets;
 }
 
-std::vector<DnsblTarget> rhsbl_targets(const std::vector<DnsblSite>& rhsbl,
-                                       std::string_view domain, DnsblSource source) {
+std::vector<DnsblTarget> rhsbl_targets(const std::vector<DnsblSite>& rhsbl, std::string_view domain,
+                                       DnsblSource source) {
   std::vector<DnsblTarget> targets;
   const auto name = dns::normalize_name(domain);
   // Note: a query name longer than a DNS name can be is never asked.
@@ -516,29 +516,28 @@ void start_dnsbl(dns::Resolver& resolver, std::vector<DnsblTarget> targets, Dnsb
   }
   for (std::size_t i = 0; i < batch->lookups.size(); ++i) {
     const auto query = batch->lookups[i].query;
-    resolver.resolve_async(
-        query, dns::RrType::a, {}, [batch, i, &resolver](dns::Answer answer) {
-          bool txt = false;
-          std::string name;
-          {
-            const std::lock_guard lock(batch->mutex);
-            auto& lookup = batch->lookups[i];
-            lookup.a = std::move(answer);
-            txt = worth_txt(lookup, batch->codes);
-            name = lookup.query;
-          }
-          if (!txt) {
-            batch->finish_one();
-            return;
-          }
-          resolver.resolve_async(name, dns::RrType::txt, {}, [batch, i](dns::Answer text) {
-            {
-              const std::lock_guard lock(batch->mutex);
-              batch->lookups[i].txt = std::move(text);
-            }
-            batch->finish_one();
-          });
-        });
+    resolver.resolve_async(query, dns::RrType::a, {}, [batch, i, &resolver](dns::Answer answer) {
+      bool txt = false;
+      std::string name;
+      {
+        const std::lock_guard lock(batch->mutex);
+        auto& lookup = batch->lookups[i];
+        lookup.a = std::move(answer);
+        txt = worth_txt(lookup, batch->codes);
+        name = lookup.query;
+      }
+      if (!txt) {
+        batch->finish_one();
+        return;
+      }
+      resolver.resolve_async(name, dns::RrType::txt, {}, [batch, i](dns::Answer text) {
+        {
+          const std::lock_guard lock(batch->mutex);
+          batch->lookups[i].txt = std::move(text);
+        }
+        batch->finish_one();
+      });
+    });
   }
 }
 

@@ -33,8 +33,7 @@ std::optional<DnsblSkipped> DnsblRegistry::skip(const std::string& zone) const {
   }
   const auto now = clock_();
   if (now < state.paused_until) {
-    const auto left =
-        std::chrono::ceil<std::chrono::seconds>(state.paused_until - now).count();
+    const auto left = std::chrono::ceil<std::chrono::seconds>(state.paused_until - now).count();
     DnsblSkipped skipped;
     skipped.zone = zone;
     skipped.outcome = "paused";
@@ -58,9 +57,8 @@ std::optional<DnsblRegistry::Note> DnsblRegistry::report_error(const std::string
   state.reason = reason;
   if (now < state.warned_until) return std::nullopt;
   state.warned_until = now + std::max(pause, std::chrono::seconds(1));
-  return Note{LOG_WARNING,
-              fmt::format("DNS list {} answers {}: {}; not used for {} s", shown, answer, reason,
-                          pause.count())};
+  return Note{LOG_WARNING, fmt::format("DNS list {} answers {}: {}; not used for {} s", shown,
+                                       answer, reason, pause.count())};
 }
 
 std::optional<DnsblRegistry::Note> DnsblRegistry::record_health(const ListHealth& health,
@@ -72,12 +70,11 @@ std::optional<DnsblRegistry::Note> DnsblRegistry::record_health(const ListHealth
   using State = ListHealth::State;
   switch (health.state) {
     case State::broken:
-      return Note{LOG_ERR, fmt::format("DNS list {} is broken and not used: {}", shown,
-                                       health.reason)};
+      return Note{LOG_ERR,
+                  fmt::format("DNS list {} is broken and not used: {}", shown, health.reason)};
     case State::ok:
       if (before && before->state == State::broken) {
-        return Note{LOG_NOTICE,
-                    fmt::format("DNS list {} has recovered and is used again", shown)};
+        return Note{LOG_NOTICE, fmt::format("DNS list {} has recovered and is used again", shown)};
       }
       return std::nullopt;
     case State::no_test_entry:
@@ -122,15 +119,13 @@ struct Probe {
 
 std::vector<Probe> probes(const std::string& zone, bool domain_list) {
   if (domain_list) {
-    return {{rhsbl_query_name("invalid", zone), rhsbl_query_name("test", zone), "invalid",
-             "test"}};
+    return {{rhsbl_query_name("invalid", zone), rhsbl_query_name("test", zone), "invalid", "test"}};
   }
   const auto v4 = [&zone](const char* text) {
     return dnsbl_query_name(*dns::IpAddress::parse(text), zone);
   };
   return {{v4("127.0.0.1"), v4("127.0.0.2"), "127.0.0.1", "127.0.0.2"},
-          {v4("::ffff:127.0.0.1"), v4("::ffff:127.0.0.2"), "::ffff:127.0.0.1",
-           "::ffff:127.0.0.2"}};
+          {v4("::ffff:127.0.0.1"), v4("::ffff:127.0.0.2"), "::ffff:127.0.0.1", "::ffff:127.0.0.2"}};
 }
 
 /// One zone's health, reporting error answers to the registry.
@@ -143,8 +138,8 @@ ListHealth check_zone(dns::Resolver& resolver, const std::string& zone, bool dom
   for (const auto& probe : probes(zone, domain_list)) {
     const auto must_not = resolver.resolve(probe.must_not, dns::RrType::a);
     if (auto error = error_in(must_not, zone, config.scoring.error_codes)) {
-      if (auto note = registry.report_error(zone, shown_zone(config.scoring, zone), error->first, error->second,
-                                            config.error_pause)) {
+      if (auto note = registry.report_error(zone, shown_zone(config.scoring, zone), error->first,
+                                            error->second, config.error_pause)) {
         log(*note);
       }
       return {zone, ListHealth::State::error,

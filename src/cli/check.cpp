@@ -55,6 +55,7 @@ nlohmann::json answer_json(const dns::Answer& answer) {
 
 std::string addresses_text(const std::vector<dns::IpAddress>& addresses) {
   std::vector<std::string> texts;
+  texts.reserve(addresses.size());
   for (const auto& address : addresses) texts.push_back(address.to_string());
   return fmt::format("{}", fmt::join(texts, ", "));
 }
@@ -106,8 +107,10 @@ nlohmann::json dnsbl_json(const checks::Dnsbl& lists, bool domains) {
     if (client_source(hit.source) == domains) continue;
     std::vector<std::string> answer;
     for (const auto& address : hit.answer) answer.push_back(address.to_string());
-    nlohmann::json entry{{"zone", hit.zone},     {"query", hit.query},
-                         {"answer", answer},     {"weight", hit.weight},
+    nlohmann::json entry{{"zone", hit.zone},
+                         {"query", hit.query},
+                         {"answer", answer},
+                         {"weight", hit.weight},
                          {"txt", optional_text(hit.txt)}};
     if (domains) {
       entry["domain"] = hit.domain;
@@ -147,9 +150,9 @@ Report run_check(dns::Resolver& resolver, const config::Config& config, const dn
   // The lists' health first: a broken or erring list is skipped, as the daemon would.
   runtime.dnsbl_registry = std::make_shared<checks::DnsblRegistry>();
   if (config.dnsbl.any()) {
-    report.list_health =
-        checks::check_dnsbl_health(resolver, config::health_check_config(config),
-                                   *runtime.dnsbl_registry, [](const checks::DnsblRegistry::Note&) {});
+    report.list_health = checks::check_dnsbl_health(resolver, config::health_check_config(config),
+                                                    *runtime.dnsbl_registry,
+                                                    [](const checks::DnsblRegistry::Note&) {});
   }
   session::Session session(runtime, nullptr);
   (void)session.connect("", ip, "");
@@ -459,9 +462,8 @@ void print_json(std::ostream& out, const Report& report) {
     if (report.domain_lists) json["checks"]["rhsbl"] = dnsbl_json(*report.dnsbl, true);
     nlohmann::json health = nlohmann::json::array();
     for (const auto& list : report.list_health) {
-      health.push_back({{"zone", list.zone},
-                        {"state", checks::to_string(list.state)},
-                        {"reason", list.reason}});
+      health.push_back(
+          {{"zone", list.zone}, {"state", checks::to_string(list.state)}, {"reason", list.reason}});
     }
     json["dnsbl_health"] = health;
   }

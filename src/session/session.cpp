@@ -157,7 +157,8 @@ Response Session::connect(std::string_view hostname, std::optional<dns::IpAddres
           if (ptr_lists) {
             std::vector<checks::DnsblTarget> targets;
             for (const auto& name : result.verified) {
-              auto more = checks::rhsbl_targets(config->dnsbl.rhsbl, name, checks::DnsblSource::ptr);
+              auto more =
+                  checks::rhsbl_targets(config->dnsbl.rhsbl, name, checks::DnsblSource::ptr);
               targets.insert(targets.end(), more.begin(), more.end());
             }
             run_dnsbl_batch(*resolver, *config, registry.get(), std::move(targets), ptr_lists);
@@ -398,8 +399,8 @@ void Session::report_dnsbl_errors(const checks::Dnsbl& lists) const {
       continue;
     }
     const auto pause = std::chrono::seconds(runtime_.config->dnsbl.error_pause);
-    if (auto note = registry->report_error(error.real_zone, error.zone, error.answer,
-                                           error.reason, pause)) {
+    if (auto note = registry->report_error(error.real_zone, error.zone, error.answer, error.reason,
+                                           pause)) {
       log(note->priority, note->line);
     }
   }

@@ -27,10 +27,10 @@ struct OctetSet {
 
 /// One `domain[=filter][*weight]` entry of dnsbl-sites or rhsbl-sites (postscreen_dnsbl_sites).
 struct DnsblSite {
-  std::string domain;                         ///< the list's zone, lower-case, no trailing dot
+  std::string domain;                             ///< the list's zone, lower-case, no trailing dot
   std::optional<std::array<OctetSet, 4>> filter;  ///< none: any non-error answer matches
-  int weight = 1;                             ///< negative: an allow-list
-  std::string text;                           ///< the entry as written (canonical form)
+  int weight = 1;                                 ///< negative: an allow-list
+  std::string text;                               ///< the entry as written (canonical form)
 
   /// True when `answer` (an A record of the list) passes the filter.
   [[nodiscard]] bool matches(const dns::IpAddress& answer) const;
@@ -143,7 +143,7 @@ struct Dnsbl {
   DnsblResult result = DnsblResult::clean;
   std::vector<DnsblHit> hits;
   std::vector<DnsblError> errors;
-  bool dns_failure = false;  ///< some list answered SERVFAIL, timed out or was bogus
+  bool dns_failure = false;          ///< some list answered SERVFAIL, timed out or was bogus
   std::vector<DnsblLookup> lookups;  ///< the evidence: every lookup, in the order asked
   bool operator==(const Dnsbl&) const = default;
 };
@@ -173,13 +173,12 @@ struct DnsblTarget {
                                                      const dns::IpAddress& client);
 /// The targets for a domain from `source`: one per distinct zone of `rhsbl`.
 [[nodiscard]] std::vector<DnsblTarget> rhsbl_targets(const std::vector<DnsblSite>& rhsbl,
-                                                     std::string_view domain,
-                                                     DnsblSource source);
+                                                     std::string_view domain, DnsblSource source);
 
 /// Looks up every target in parallel: A, then TXT when the A answer holds a non-error
 /// address. `done` runs exactly once, on whichever thread delivers the last answer (at once
 /// when there is nothing to ask).
-void start_dnsbl(dns::Resolver& resolver, std::vector<DnsblTarget> targets,
-                 DnsblErrorCodes codes, std::function<void(std::vector<DnsblLookup>)> done);
+void start_dnsbl(dns::Resolver& resolver, std::vector<DnsblTarget> targets, DnsblErrorCodes codes,
+                 std::function<void(std::vector<DnsblLookup>)> done);
 
 }  // namespace rdns::checks

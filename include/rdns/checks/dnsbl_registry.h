@@ -45,8 +45,7 @@ class DnsblRegistry {
   /// An error answer from `zone`: pauses it for `pause`. Returns the warning to log, at most
   /// one per zone per pause interval.
   /// `shown` is the zone's name for logs (dnsbl-reply-map).
-  [[nodiscard]] std::optional<Note> report_error(const std::string& zone,
-                                                 const std::string& shown,
+  [[nodiscard]] std::optional<Note> report_error(const std::string& zone, const std::string& shown,
                                                  const std::string& answer,
                                                  const std::string& reason,
                                                  std::chrono::seconds pause);
@@ -76,7 +75,7 @@ class DnsblRegistry {
 struct HealthCheckConfig {
   std::vector<DnsblSite> sites;  ///< address lists
   std::vector<DnsblSite> rhsbl;  ///< domain lists
-  DnsblScoring scoring;  ///< the error codes and the reply map
+  DnsblScoring scoring;          ///< the error codes and the reply map
   std::chrono::seconds error_pause{300};
 };
 

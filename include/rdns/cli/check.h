@@ -16,12 +16,12 @@ namespace rdns::cli {
 /// Everything one check run found.
 struct Report {
   checks::Iprev iprev;
-  std::optional<checks::Helo> helo;  ///< with --helo
-  std::vector<checks::Spf> spf;      ///< with --mail-from: MAIL FROM identity, then HELO
-  std::optional<checks::Dnsbl> dnsbl;  ///< with dnsbl-sites or rhsbl-sites
+  std::optional<checks::Helo> helo;             ///< with --helo
+  std::vector<checks::Spf> spf;                 ///< with --mail-from: MAIL FROM identity, then HELO
+  std::optional<checks::Dnsbl> dnsbl;           ///< with dnsbl-sites or rhsbl-sites
   std::vector<checks::ListHealth> list_health;  ///< the lists' RFC 5782 section 5 check
-  bool client_lists = false;  ///< dnsbl-sites set: JSON checks.dnsbl
-  bool domain_lists = false;  ///< rhsbl-sites set: JSON checks.rhsbl
+  bool client_lists = false;                    ///< dnsbl-sites set: JSON checks.dnsbl
+  bool domain_lists = false;                    ///< rhsbl-sites set: JSON checks.rhsbl
   policy::Verdict verdict;
   std::vector<std::string> headers;  ///< "Authentication-Results: ..." lines
 };

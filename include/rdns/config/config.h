@@ -64,7 +64,7 @@ struct Config {
   std::vector<std::string> helo_own_names;  ///< besides the j macro, lower-case
   std::string authserv_id;                  ///< empty: the MTA's j macro, else the host name
   DnsblSettings dnsbl;
-  std::vector<std::string> warnings;        ///< accepted, but worth a log line at start
+  std::vector<std::string> warnings;  ///< accepted, but worth a log line at start
 
   bool operator==(const Config&) const = default;
 };

@@ -137,9 +137,9 @@ TEST_F(HealthCheckTest, AnIpv6ListIsCheckedWithItsMappedEntries) {
       "1.0.0.0.0.0.f.7.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.v6.example", {"127.0.0.2"}));
   EXPECT_EQ(run({"v6.example"})[0].state, ListHealth::State::broken);
   // An IPv6-only list with only ::FFFF:7F00:2 is fine.
-  resolver_.add(a_answer(
-      "2.0.0.0.0.0.f.7.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.v6only.example",
-      {"127.0.0.2"}));
+  resolver_.add(
+      a_answer("2.0.0.0.0.0.f.7.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.v6only.example",
+               {"127.0.0.2"}));
   EXPECT_EQ(run({"v6only.example"})[0].state, ListHealth::State::ok);
 }
 

@@ -201,8 +201,8 @@ std::vector<DnsblSite> sites(std::initializer_list<const char*> texts) {
 }
 
 TEST(DnsblScore, APatternCountsOnceHoweverManyOfItsAnswersMatch) {
-  const auto lists = sites({"zen.spamhaus.org=127.0.0.[2..11]*3", "zen.spamhaus.org=127.0.0.4*2",
-                            "bl.spamcop.net*2"});
+  const auto lists = sites(
+      {"zen.spamhaus.org=127.0.0.[2..11]*3", "zen.spamhaus.org=127.0.0.4*2", "bl.spamcop.net*2"});
   const auto result = decide_dnsbl(
       lists, {},
       {lookup("zen.spamhaus.org", "7.2.0.192.zen.spamhaus.org",
@@ -307,8 +307,8 @@ TEST(DnsblScore, TxtRecordsArePrintableAndBounded) {
 }
 
 TEST(DnsblTargets, OneQueryPerZoneAndNoOverlongNames) {
-  const auto lists = sites({"zen.spamhaus.org=127.0.0.2", "zen.spamhaus.org=127.0.0.4",
-                            "bl.spamcop.net"});
+  const auto lists =
+      sites({"zen.spamhaus.org=127.0.0.2", "zen.spamhaus.org=127.0.0.4", "bl.spamcop.net"});
   const auto targets = dnsbl_targets(lists, ip("192.0.2.7"));
   ASSERT_EQ(targets.size(), 2U);
   EXPECT_EQ(targets[0].query, "7.2.0.192.zen.spamhaus.org");
@@ -332,8 +332,7 @@ TEST(DnsblLookups, AsksEveryListInParallelAndTxtOnlyForRealAnswers) {
   resolver.add(a_answer("7.2.0.192.pub.example", {"127.255.255.254"}));
   std::optional<std::vector<DnsblLookup>> got;
   start_dnsbl(resolver,
-              dnsbl_targets(sites({"zen.example", "pub.example", "none.example"}),
-                            ip("192.0.2.7")),
+              dnsbl_targets(sites({"zen.example", "pub.example", "none.example"}), ip("192.0.2.7")),
               {}, [&got](std::vector<DnsblLookup> lookups) { got = std::move(lookups); });
   // All three A queries are out before any answer.
   EXPECT_EQ(resolver.pending(), 3U);
@@ -351,9 +350,8 @@ TEST(DnsblLookups, AsksEveryListInParallelAndTxtOnlyForRealAnswers) {
 TEST(DnsblLookups, NothingToAskEndsAtOnce) {
   FakeResolver resolver;
   bool called = false;
-  start_dnsbl(resolver, {}, {}, [&called](std::vector<DnsblLookup> lookups) {
-    called = lookups.empty();
-  });
+  start_dnsbl(resolver, {}, {},
+              [&called](std::vector<DnsblLookup> lookups) { called = lookups.empty(); });
   EXPECT_TRUE(called);
   EXPECT_TRUE(resolver.queries().empty());
 }

@@ -78,12 +78,11 @@ TEST_F(DnsblJsonTest, ChecksDnsblAndRhsblHaveExactlyTheDocumentedShape) {
   EXPECT_EQ(dnsbl.at("threshold"), 1);
   EXPECT_EQ(dnsbl.at("result"), "listed");
   ASSERT_EQ(dnsbl.at("hits").size(), 1U);
-  EXPECT_EQ(dnsbl.at("hits")[0],
-            (json{{"zone", "zen.example"},
-                  {"query", "7.2.0.192.zen.example"},
-                  {"answer", json::array({"127.0.0.4"})},
-                  {"weight", 3},
-                  {"txt", "Listed by SBL"}}));
+  EXPECT_EQ(dnsbl.at("hits")[0], (json{{"zone", "zen.example"},
+                                       {"query", "7.2.0.192.zen.example"},
+                                       {"answer", json::array({"127.0.0.4"})},
+                                       {"weight", 3},
+                                       {"txt", "Listed by SBL"}}));
   // The health check met the error code first: the list was not asked for the client.
   ASSERT_EQ(dnsbl.at("errors").size(), 1U);
   const json& error = dnsbl.at("errors")[0];
@@ -97,14 +96,13 @@ TEST_F(DnsblJsonTest, ChecksDnsblAndRhsblHaveExactlyTheDocumentedShape) {
   EXPECT_EQ(rhsbl.at("score"), 2);
   EXPECT_EQ(rhsbl.at("result"), "listed");
   ASSERT_EQ(rhsbl.at("hits").size(), 1U);
-  EXPECT_EQ(rhsbl.at("hits")[0],
-            (json{{"zone", "dbl.example"},
-                  {"query", "mail.example.com.dbl.example"},
-                  {"answer", json::array({"127.0.1.2"})},
-                  {"weight", 2},
-                  {"txt", nullptr},
-                  {"domain", "mail.example.com"},
-                  {"source", "ptr"}}));
+  EXPECT_EQ(rhsbl.at("hits")[0], (json{{"zone", "dbl.example"},
+                                       {"query", "mail.example.com.dbl.example"},
+                                       {"answer", json::array({"127.0.1.2"})},
+                                       {"weight", 2},
+                                       {"txt", nullptr},
+                                       {"domain", "mail.example.com"},
+                                       {"source", "ptr"}}));
   EXPECT_EQ(rhsbl.at("errors"), json::array());
   EXPECT_EQ(report.at("action"), "reject");
   EXPECT_THAT(report.at("reply").get<std::string>(),

@@ -55,24 +55,38 @@ TEST(DnsblConfig, DefaultsAreNoListsAndPostscreensThreshold) {
 }
 
 TEST(DnsblConfig, ReadsEveryOption) {
-  const auto config = parse(
-      {"--config", plain_file(), "--dnsbl-sites",
-       "zen.spamhaus.org=127.0.0.[2..11]*3, bl.spamcop.net*2, list.dnswl.org=127.0.[0..255].[1..3]*-5",
-       "--rhsbl-sites", "dbl.spamhaus.org=127.0.1.[2..99]", "--dnsbl-threshold", "3",
-       "--dnsbl-allowlist-threshold", "-5", "--dnsbl-reply-map",
-       "KEY.zen.dq.spamhaus.net=zen.spamhaus.org", "--dnsbl-error-codes",
-       "127.0.0.10, 127.1.0.0/16", "--dnsbl-error-pause", "60", "--dnsbl-tempfail-on-error",
-       "--dnsbl-health-interval", "0", "--dnsbl-listed", "tempfail", "--dnsbl-listed-reply",
-       "450 4.7.1 listed by %{zone}"});
+  const auto config = parse({"--config",
+                             plain_file(),
+                             "--dnsbl-sites",
+                             "zen.spamhaus.org=127.0.0.[2..11]*3, bl.spamcop.net*2, "
+                             "list.dnswl.org=127.0.[0..255].[1..3]*-5",
+                             "--rhsbl-sites",
+                             "dbl.spamhaus.org=127.0.1.[2..99]",
+                             "--dnsbl-threshold",
+                             "3",
+                             "--dnsbl-allowlist-threshold",
+                             "-5",
+                             "--dnsbl-reply-map",
+                             "KEY.zen.dq.spamhaus.net=zen.spamhaus.org",
+                             "--dnsbl-error-codes",
+                             "127.0.0.10, 127.1.0.0/16",
+                             "--dnsbl-error-pause",
+                             "60",
+                             "--dnsbl-tempfail-on-error",
+                             "--dnsbl-health-interval",
+                             "0",
+                             "--dnsbl-listed",
+                             "tempfail",
+                             "--dnsbl-listed-reply",
+                             "450 4.7.1 listed by %{zone}"});
   ASSERT_EQ(config.dnsbl.sites.size(), 3U);
   EXPECT_EQ(config.dnsbl.sites[2].weight, -5);
   ASSERT_EQ(config.dnsbl.rhsbl.size(), 1U);
   EXPECT_EQ(config.dnsbl.rhsbl[0].domain, "dbl.spamhaus.org");
   EXPECT_EQ(config.dnsbl.scoring.threshold, 3);
   EXPECT_EQ(config.dnsbl.scoring.allowlist_threshold, -5);
-  EXPECT_EQ(config.dnsbl.scoring.reply_map,
-            (std::vector<std::pair<std::string, std::string>>{
-                {"key.zen.dq.spamhaus.net", "zen.spamhaus.org"}}));
+  EXPECT_EQ(config.dnsbl.scoring.reply_map, (std::vector<std::pair<std::string, std::string>>{
+                                                {"key.zen.dq.spamhaus.net", "zen.spamhaus.org"}}));
   EXPECT_EQ(config.dnsbl.scoring.error_codes.extra.size(), 2U);
   EXPECT_EQ(config.dnsbl.error_pause, 60U);
   EXPECT_EQ(config.dnsbl.health_interval, 0U);
@@ -94,8 +108,8 @@ TEST(DnsblConfig, ReadsEveryOption) {
 }
 
 TEST(DnsblConfig, ABadEntryNamesTheFileLineOptionEntryAndSyntax) {
-  const auto path = std::filesystem::temp_directory_path() /
-                    ("rdns-dnsbl-" + std::to_string(getpid()) + ".conf");
+  const auto path =
+      std::filesystem::temp_directory_path() / ("rdns-dnsbl-" + std::to_string(getpid()) + ".conf");
   std::ofstream(path) << "# lists\nrhsbl-sites = dbl.example.org\n"
                          "dnsbl-sites = zen.spamhaus.org, bl.example=127.0.0.[2..300]*3\n";
   const auto message = error_of({"--config", path.string()});

@@ -49,7 +49,8 @@ class DnsblSessionTest : public ::testing::Test {
     resolver_->add(ptr_answer("7.2.0.192.in-addr.arpa", {"good.test"}));
     resolver_->add(a_answer("good.test", {"192.0.2.7"}));
     config_.authserv_id = "mx.test";
-    config_.dnsbl.sites = sites({"zen.example=127.0.0.[2..11]*3", "wl.example=127.0.[0..255].[1..3]*-5"});
+    config_.dnsbl.sites =
+        sites({"zen.example=127.0.0.[2..11]*3", "wl.example=127.0.[0..255].[1..3]*-5"});
     config_.dnsbl.rhsbl = sites({"dbl.example=127.0.1.[2..99]"});
   }
 
@@ -88,9 +89,9 @@ TEST_F(DnsblSessionTest, ClientListsStartAtConnectInParallelWithIprev) {
   (void)session->connect("good.test", ip("192.0.2.7"), "mx.test");
   std::vector<std::string> names;
   for (const auto& query : resolver_->pending_queries()) names.push_back(query.name);
-  EXPECT_THAT(names, ::testing::UnorderedElementsAre("7.2.0.192.zen.example",
-                                                     "7.2.0.192.wl.example",
-                                                     "7.2.0.192.in-addr.arpa"));
+  EXPECT_THAT(names,
+              ::testing::UnorderedElementsAre("7.2.0.192.zen.example", "7.2.0.192.wl.example",
+                                              "7.2.0.192.in-addr.arpa"));
   resolver_->release_all();
   // The verified PTR name goes to the domain list once iprev is in.
   std::vector<std::string> asked;
