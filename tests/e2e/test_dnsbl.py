@@ -84,6 +84,16 @@ class DnsblPostfix(ph.HarnessAsserts, unittest.TestCase):
                                    "dnsbl=3(bl.rbl.test:127.0.0.4)", "action=reject")
         self.assertIn("iprev=pass", line)  # the list alone rejects it
 
+    def test_hostile_txt_stays_inside_the_reply(self):
+        # hostile-list.test's TXT holds CR LF + "250 2.0.0 Ok", quotes and "%s" (libmilter
+        # formats the reply text: '%' must arrive as it was).
+        self.h.ensure_milter({"dnsbl-sites": "hostile-list.test*3"})
+        r, since = self.send(LISTED)
+        self.assert_rejected_by(r, since, "hostile-list.test")
+        ctx = self.context(r, since)
+        self.assertFalse([x for x in r.replies() if x.startswith("250 2.0.0 Ok")], ctx)
+        self.assertIn("%s second string", r.transcript, ctx)
+
     def test_reply_map_keeps_the_dqs_key_from_the_sender(self):
         self.h.ensure_milter({"dnsbl-sites": f"{KEYED}*3",
                               "dnsbl-reply-map": f"{KEYED}=zen.rbl.test"})

@@ -20,8 +20,10 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "fixture"))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
 
 from dnsfixture import DnsFixture  # noqa: E402  (path set up above)
+from postfix_harness import split_ar, unfold  # noqa: E402  (RFC 8601 header splitting)
 
 MILTER = os.environ.get("RDNS_MILTER") or os.path.join(os.path.dirname(os.path.dirname(HERE)),
                                                       "build", "src", "rdns-milter")
@@ -249,6 +251,22 @@ class DnsblCheck(unittest.TestCase):
                         ["127.0.0.3"], 2, "listed (a list without test entry): 192.0.2.44",
                         report)
         self.assertEqual(report.get("action"), "reject", ctx)
+
+    def test_hostile_txt_cannot_inject_a_reply_line_or_a_result(self):
+        # hostile-list.test's TXT: CR LF, a fake "250 2.0.0 Ok", quotes, ';', '(' and '%s'.
+        report = self.check(["dnsbl-sites = hostile-list.test*3"], LISTED)
+        ctx = self.dump(report)
+        reply = report.get("reply") or ""
+        self.assertTrue(reply.startswith("554 5.7.1"), ctx)
+        self.assertIn("hostile-list.test", reply, ctx)
+        self.assertNotRegex(reply, r"[\x00-\x1f\x7f]", ctx)
+        for header in report.get("headers") or []:
+            self.assertNotRegex(header, r"[\x00-\x08\x0b-\x1f\x7f]|\r|\n(?![ \t])", ctx)
+        ars = [h.split(":", 1)[1] for h in report.get("headers") or []
+               if h.lower().startswith("authentication-results:")]
+        self.assertEqual(len(ars), 1, ctx)
+        methods = [p.split("=", 1)[0] for p in split_ar(unfold(ars[0]))[1:]]
+        self.assertEqual(methods, ["iprev", "x-dnsbl"], ctx)
 
     # ----- allow-list ------------------------------------------------------------------------
 
