@@ -250,26 +250,32 @@ std::unique_ptr<RuntimeHolder> start_runtime(const rdns::config::Config& config)
   }
 }
 
-/// The DNS lists' RFC 5782 section 5 health check: at start, after each reload and every
-/// dnsbl-health-interval, on a thread of its own (it blocks on its queries).
+/// One RFC 5782 section 5 health check of the runtime's DNS lists (blocks on its queries).
+void check_lists(const rdns::session::Runtime& runtime) {
+  const auto& config = *runtime.config;
+  if (!config.dnsbl.any() || !runtime.dnsbl_registry) return;
+  (void)rdns::checks::check_dnsbl_health(
+      *runtime.resolver, rdns::config::health_check_config(config), *runtime.dnsbl_registry,
+      [](const rdns::checks::DnsblRegistry::Note& note) { log_line(note.priority, note.line); });
+}
+
+/// The DNS lists' RFC 5782 section 5 health check: once before the milter accepts connections
+/// (a dead list's wildcard never meets a client), then after each reload and every
+/// dnsbl-health-interval on a thread of its own.
 // Note: started while the handled signals are blocked, so its thread never takes one.
 void start_dnsbl_health(const RuntimeHolder& holder) {
-  std::thread([&holder] {
-    std::shared_ptr<const rdns::config::Config> checked;
-    auto next = std::chrono::steady_clock::now();
+  const auto first = holder.get();
+  check_lists(first);
+  std::thread([&holder, checked = first.config]() mutable {
+    auto next =
+        std::chrono::steady_clock::now() + std::chrono::seconds(checked->dnsbl.health_interval);
     for (;;) {
       const auto runtime = holder.get();
       const auto& config = *runtime.config;
       const auto now = std::chrono::steady_clock::now();
       const bool due =
           runtime.config != checked || (config.dnsbl.health_interval > 0 && now >= next);
-      if (due && config.dnsbl.any() && runtime.dnsbl_registry) {
-        (void)rdns::checks::check_dnsbl_health(
-            *runtime.resolver, rdns::config::health_check_config(config), *runtime.dnsbl_registry,
-            [](const rdns::checks::DnsblRegistry::Note& note) {
-              log_line(note.priority, note.line);
-            });
-      }
+      if (due) check_lists(runtime);
       if (due) {
         checked = runtime.config;
         next = now + std::chrono::seconds(config.dnsbl.health_interval);

@@ -405,9 +405,12 @@ void score_lookup(const std::vector<DnsblSite>& sites, const DnsblLookup& lookup
 
 Dnsbl decide_dnsbl(const std::vector<DnsblSite>& sites, const std::vector<DnsblSite>& rhsbl,
                    const std::vector<DnsblLookup>& lookups,
-                   const std::vector<DnsblSkipped>& skipped, const DnsblScoring& scoring) {
+                   const std::vector<DnsblSkipped>& skipped, const DnsblScoring& scoring,
+                   bool generic_ptr) {
   Dnsbl out;
   out.threshold = scoring.threshold;
+  if (generic_ptr) out.generic_weight = scoring.generic_ptr_weight;
+  out.score = out.generic_weight;
   for (const auto& lookup : lookups) {
     score_lookup(lookup.source == DnsblSource::client ? sites : rhsbl, lookup, scoring, out);
   }
@@ -423,7 +426,9 @@ Dnsbl decide_dnsbl(const std::vector<DnsblSite>& sites, const std::vector<DnsblS
     error.reason = skip.reason;
     out.errors.push_back(std::move(error));
   }
-  if (out.score >= scoring.threshold && !out.hits.empty()) {
+  // Note: the generic-name weight alone can list a client (rspamd's hfilter way), never a
+  // score of nothing.
+  if (out.score >= scoring.threshold && (!out.hits.empty() || out.generic_weight > 0)) {
     out.result = DnsblResult::listed;
   } else if (scoring.allowlist_threshold < 0 && out.score <= scoring.allowlist_threshold) {
     out.result = DnsblResult::allowlisted;

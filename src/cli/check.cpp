@@ -90,6 +90,9 @@ void print_dnsbl_text(std::ostream& out, const Report& report) {
     out << fmt::format("  health: {} {}{}\n", health.zone, checks::to_string(health.state),
                        health.reason.empty() ? "" : ": " + health.reason);
   }
+  if (lists.generic_weight != 0) {
+    out << fmt::format("  generic PTR name: weight {}\n", lists.generic_weight);
+  }
   out << fmt::format("dnsbl: score {}, threshold {}: {}\n", lists.score, lists.threshold,
                      checks::to_string(lists.result));
 }
@@ -102,7 +105,8 @@ nlohmann::json dnsbl_json(const checks::Dnsbl& lists, bool domains) {
   };
   nlohmann::json hits = nlohmann::json::array();
   nlohmann::json errors = nlohmann::json::array();
-  int score = 0;
+  // The generic-name weight counts on the client side.
+  int score = domains ? 0 : lists.generic_weight;
   for (const auto& hit : lists.hits) {
     if (client_source(hit.source) == domains) continue;
     std::vector<std::string> answer;
@@ -130,11 +134,13 @@ nlohmann::json dnsbl_json(const checks::Dnsbl& lists, bool domains) {
     }
     errors.push_back(std::move(entry));
   }
-  return {{"score", score},
-          {"threshold", lists.threshold},
-          {"result", checks::to_string(lists.result)},
-          {"hits", hits},
-          {"errors", errors}};
+  nlohmann::json out{{"score", score},
+                     {"threshold", lists.threshold},
+                     {"result", checks::to_string(lists.result)},
+                     {"hits", hits},
+                     {"errors", errors}};
+  if (!domains && lists.generic_weight != 0) out["generic_weight"] = lists.generic_weight;
+  return out;
 }
 
 }  // namespace

@@ -199,6 +199,9 @@ po::options_description describe_options() {
   value_option(lists, "dnsbl-allowlist-threshold", "N",
                "a negative score at or below this exempts the client from the other checks' "
                "rejects and tempfails (default 0: off)");
+  value_option(lists, "generic-ptr-weight", "N",
+               "added to the DNS list score when the client's verified PTR name is generic "
+               "(iprev-generic; default 0)");
   value_option(lists, "dnsbl-reply-map", "LIST",
                "zone=shown pairs: the name shown in replies, headers and logs instead of the "
                "zone (hides DQS keys)");
@@ -719,6 +722,8 @@ void apply_dnsbl(const Reader& reader, Config& config) {
   integer(reader, "dnsbl-threshold", dnsbl.scoring.threshold, 1, 10000, "a whole number");
   integer(reader, "dnsbl-allowlist-threshold", dnsbl.scoring.allowlist_threshold, -10000, 0,
           "0 (off) or a negative whole number");
+  integer(reader, "generic-ptr-weight", dnsbl.scoring.generic_ptr_weight, -1000, 1000,
+          "a whole number from -1000 to 1000");
   apply_dnsbl_maps(reader, dnsbl);
   reader.number("dnsbl-error-pause", dnsbl.error_pause, 86400);
   reader.number("dnsbl-health-interval", dnsbl.health_interval, 86400);
@@ -962,6 +967,7 @@ void add_dnsbl_settings(const Config& config, std::vector<Setting>& out) {
   out.push_back({"rhsbl-sites", joined(dnsbl.rhsbl, site_text)});
   out.push_back({"dnsbl-threshold", std::to_string(dnsbl.scoring.threshold)});
   out.push_back({"dnsbl-allowlist-threshold", std::to_string(dnsbl.scoring.allowlist_threshold)});
+  out.push_back({"generic-ptr-weight", std::to_string(dnsbl.scoring.generic_ptr_weight)});
   out.push_back({"dnsbl-reply-map", joined(dnsbl.scoring.reply_map, [](const auto& pair) {
                    return pair.first + "=" + pair.second;
                  })});

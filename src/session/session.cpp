@@ -357,7 +357,6 @@ const std::optional<checks::Dnsbl>& Session::dnsbl() {
   if (!client_ || !config.dnsbl.any() || dnsbl_result_) {
     return dnsbl_result_;
   }
-  (void)iprev();  // the PTR names' lookups start when iprev ends
   // Every query has a deadline (A, then TXT); the bound only guards against bugs.
   const auto limit = config.resolver.query_timeout * 3 + std::chrono::seconds(2);
   std::vector<checks::DnsblLookup> lookups;
@@ -383,8 +382,10 @@ const std::optional<checks::Dnsbl>& Session::dnsbl() {
       }
     }
   }
+  const auto& ptr = iprev();
+  const bool generic = ptr && ptr->result == checks::IprevResult::pass && ptr->generic.generic;
   dnsbl_result_ = checks::decide_dnsbl(config.dnsbl.sites, config.dnsbl.rhsbl, lookups, skipped,
-                                       config.dnsbl.scoring);
+                                       config.dnsbl.scoring, generic);
   report_dnsbl_errors(*dnsbl_result_);
   return dnsbl_result_;
 }

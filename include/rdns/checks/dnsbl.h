@@ -130,6 +130,7 @@ enum class DnsblResult : std::uint8_t { clean, listed, allowlisted, error };
 struct DnsblScoring {
   int threshold = 1;            ///< dnsbl-threshold: listed at or above
   int allowlist_threshold = 0;  ///< dnsbl-allowlist-threshold: allow-listed at or below (<0)
+  int generic_ptr_weight = 0;   ///< generic-ptr-weight: added when the PTR name is generic
   DnsblErrorCodes error_codes;
   /// dnsbl-reply-map: configured zone -> the name shown in replies, headers and logs.
   std::vector<std::pair<std::string, std::string>> reply_map;
@@ -140,6 +141,7 @@ struct DnsblScoring {
 struct Dnsbl {
   int score = 0;
   int threshold = 1;
+  int generic_weight = 0;  ///< generic-ptr-weight, when it was added (the PTR name is generic)
   DnsblResult result = DnsblResult::clean;
   std::vector<DnsblHit> hits;
   std::vector<DnsblError> errors;
@@ -153,12 +155,13 @@ struct Dnsbl {
 
 /// Pure scoring: every site (client `sites` for address lookups, `rhsbl` for domain lookups)
 /// whose filter some answer passes adds its weight once per looked-up name; error answers,
-/// failures and skipped lists add nothing and become errors.
+/// failures and skipped lists add nothing and become errors. `generic_ptr`: the client's
+/// verified PTR name is generic (iprev), which adds scoring.generic_ptr_weight.
 [[nodiscard]] Dnsbl decide_dnsbl(const std::vector<DnsblSite>& sites,
                                  const std::vector<DnsblSite>& rhsbl,
                                  const std::vector<DnsblLookup>& lookups,
                                  const std::vector<DnsblSkipped>& skipped,
-                                 const DnsblScoring& scoring);
+                                 const DnsblScoring& scoring, bool generic_ptr = false);
 
 /// One name to look up in some lists.
 struct DnsblTarget {

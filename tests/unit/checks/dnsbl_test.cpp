@@ -242,6 +242,32 @@ TEST(DnsblScore, BelowTheThresholdIsCleanAndAllowListsSubtract) {
   EXPECT_EQ(decide_dnsbl(lists, {}, both, {}, scoring).result, DnsblResult::clean);
 }
 
+TEST(DnsblScore, AGenericPtrNameAddsItsWeightAndCanTipTheScore) {
+  const auto lists = sites({"bl.example=127.0.0.2*2"});
+  const std::vector<DnsblLookup> hit{lookup("bl.example", "q1.bl.example", {"127.0.0.2"})};
+  DnsblScoring scoring;
+  scoring.threshold = 3;
+  scoring.generic_ptr_weight = 1;
+  // Not generic: the weight is not added.
+  auto result = decide_dnsbl(lists, {}, hit, {}, scoring, false);
+  EXPECT_EQ(result.score, 2);
+  EXPECT_EQ(result.generic_weight, 0);
+  EXPECT_EQ(result.result, DnsblResult::clean);
+  // Generic: 2 + 1 reaches the threshold.
+  result = decide_dnsbl(lists, {}, hit, {}, scoring, true);
+  EXPECT_EQ(result.score, 3);
+  EXPECT_EQ(result.generic_weight, 1);
+  EXPECT_EQ(result.result, DnsblResult::listed);
+  // The weight alone can reach the threshold; a weight of 0 (the default) never lists.
+  scoring.generic_ptr_weight = 3;
+  EXPECT_EQ(decide_dnsbl(lists, {}, {}, {}, scoring, true).result, DnsblResult::listed);
+  scoring.generic_ptr_weight = 0;
+  scoring.threshold = 1;
+  result = decide_dnsbl(lists, {}, {}, {}, scoring, true);
+  EXPECT_EQ(result.score, 0);
+  EXPECT_EQ(result.result, DnsblResult::clean);
+}
+
 TEST(DnsblScore, ErrorAnswersAreNeverListingsAndFailuresAreSkipped) {
   const auto lists = sites({"zen.spamhaus.org", "bl.example*2"});
   auto failed = lookup("bl.example", "q.bl.example", {});
