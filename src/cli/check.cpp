@@ -57,11 +57,12 @@ nlohmann::json answer_json(const dns::Answer& answer) {
 
 Report run_check(dns::Resolver& resolver, const config::Config& config, const dns::IpAddress& ip,
                  const std::optional<std::string>& helo,
-                 const std::optional<std::string>& mail_from) {
+                 const std::optional<std::string>& mail_from,
+                 std::shared_ptr<dns::AuthorityProbe> authority) {
   // The same Session the daemon runs per connection, driven once; the resolver is borrowed.
   session::Runtime runtime{std::make_shared<const config::Config>(config),
                            std::shared_ptr<dns::Resolver>(&resolver, [](dns::Resolver*) {}),
-                           nullptr};
+                           nullptr, std::move(authority)};
   session::Session session(runtime, nullptr);
   (void)session.connect("", ip, "");
   if (helo) {

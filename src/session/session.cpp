@@ -101,7 +101,9 @@ Response Session::connect(std::string_view hostname, std::optional<dns::IpAddres
     auto promise = std::make_shared<std::promise<checks::Iprev>>();
     iprev_ = promise->get_future().share();
     // The lookups overlap the SMTP dialogue; the verdict waits for them only when needed.
-    checks::start_iprev(*runtime_.resolver, *client_, config::iprev_options(config),
+    auto options = config::iprev_options(config);
+    options.authority = runtime_.authority.get();
+    checks::start_iprev(*runtime_.resolver, *client_, options,
                         [promise, meter = &meter_](checks::Iprev result) {
                           meter->iprev(result);
                           promise->set_value(std::move(result));
@@ -295,6 +297,9 @@ const std::optional<checks::Iprev>& Session::iprev() {
     const auto limit = runtime_.config->resolver.query_timeout * 4 + std::chrono::seconds(2);
     if (iprev_.wait_for(limit) == std::future_status::ready) {
       iprev_result_ = iprev_.get();
+      for (const auto& line : checks::stale_negative_warnings(*iprev_result_, cache_source())) {
+        log(LOG_WARNING, fmt::format("{} {}", client_tag(""), line));
+      }
     } else {
       log(LOG_ERR, fmt::format("{} iprev lookups did not finish within {} ms", client_tag(""),
                                limit.count()));
@@ -306,6 +311,18 @@ const std::optional<checks::Iprev>& Session::iprev() {
     }
   }
   return iprev_result_;
+}
+
+std::string Session::cache_source() const {
+  const auto& resolver = runtime_.config->resolver;
+  if (!resolver.forwarders.empty()) {
+    return fmt::format("forwarder {}", fmt::join(resolver.forwarders, ", "));
+  }
+  if (!resolver.unbound_config.empty()) {
+    return fmt::format("the resolver (unbound-config {}: its cache or a forward-zone)",
+                       resolver.unbound_config);
+  }
+  return "the resolver's cache";
 }
 
 std::string Session::client_tag(std::string_view queue_id) const {

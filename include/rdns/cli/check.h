@@ -2,12 +2,14 @@
 /// `rdns-milter --check IP`: run the engine once and print evidence, verdict and fix.
 
 #include <iosfwd>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "rdns/checks/iprev.h"
 #include "rdns/config/config.h"
+#include "rdns/dns/authority_probe.h"
 #include "rdns/dns/resolver.h"
 #include "rdns/policy/policy.h"
 
@@ -23,11 +25,13 @@ struct Report {
 };
 
 /// Runs the checks for `ip` with `config` over `resolver`, as the daemon would for a client
-/// connecting from `ip` (exemptions included).
+/// connecting from `ip` (exemptions included). `authority` confirms negative answers (null:
+/// they stay unconfirmed).
 [[nodiscard]] Report run_check(dns::Resolver& resolver, const config::Config& config,
                                const dns::IpAddress& ip,
                                const std::optional<std::string>& helo = std::nullopt,
-                               const std::optional<std::string>& mail_from = std::nullopt);
+                               const std::optional<std::string>& mail_from = std::nullopt,
+                               std::shared_ptr<dns::AuthorityProbe> authority = nullptr);
 
 /// Plain-words advice for an iprev result; empty for pass.
 [[nodiscard]] std::string iprev_fix(const checks::Iprev& iprev);

@@ -45,6 +45,9 @@ struct Runtime {
   std::shared_ptr<const config::Config> config;
   std::shared_ptr<dns::Resolver> resolver;
   std::shared_ptr<metrics::MilterMetrics> metrics;  ///< null: nothing is counted
+  /// Asks authoritative servers before a negative answer rejects (confirm-negative); null:
+  /// such negatives stay unconfirmed (tempfail).
+  std::shared_ptr<dns::AuthorityProbe> authority;
 };
 
 /// One SMTP connection. Methods are called from one thread at a time (the MTA's connection
@@ -106,6 +109,8 @@ class Session {
   const policy::Verdict& verdict(std::string_view queue_id, std::optional<config::Stage> stage);
   /// "NOQUEUE: client=host[192.0.2.7]", the start of every log line about this client.
   [[nodiscard]] std::string client_tag(std::string_view queue_id) const;
+  /// Where a cached answer came from, for the stale-negative warning: "forwarder 192.0.2.53".
+  [[nodiscard]] std::string cache_source() const;
   [[nodiscard]] static Response apply(const policy::Verdict& verdict);
   void log(int priority, const std::string& line) const;
 

@@ -56,7 +56,8 @@ class CheckJsonTest : public ::testing::Test {
   json check(const char* client, const std::optional<std::string>& helo = std::nullopt,
              const std::optional<std::string>& mail_from = std::nullopt) {
     std::ostringstream out;
-    print_json(out, run_check(resolver_, config_, ip(client), helo, mail_from));
+    print_json(out, run_check(resolver_, config_, ip(client), helo, mail_from,
+                              std::make_shared<testutil::FakeAuthorityProbe>(resolver_)));
     return json::parse(out.str());
   }
 

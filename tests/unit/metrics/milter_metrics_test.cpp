@@ -67,7 +67,7 @@ class MilterMetricsTest : public ::testing::Test {
   std::unique_ptr<session::Session> make() {
     return std::make_unique<session::Session>(
         session::Runtime{std::make_shared<const config::Config>(config_), metered(fake_, metrics_),
-                         metrics_},
+                         metrics_, std::make_shared<testutil::FakeAuthorityProbe>(*fake_)},
         nullptr);
   }
 
