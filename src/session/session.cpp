@@ -297,7 +297,8 @@ const std::optional<checks::Iprev>& Session::iprev() {
     const auto limit = runtime_.config->resolver.query_timeout * 4 + std::chrono::seconds(2);
     if (iprev_.wait_for(limit) == std::future_status::ready) {
       iprev_result_ = iprev_.get();
-      for (const auto& line : checks::stale_negative_warnings(*iprev_result_, cache_source())) {
+      for (const auto& line : checks::stale_negative_warnings(*iprev_result_,
+                                                                 cache_source(runtime_.config->resolver))) {
         log(LOG_WARNING, fmt::format("{} {}", client_tag(""), line));
       }
     } else {
@@ -313,8 +314,7 @@ const std::optional<checks::Iprev>& Session::iprev() {
   return iprev_result_;
 }
 
-std::string Session::cache_source() const {
-  const auto& resolver = runtime_.config->resolver;
+std::string cache_source(const dns::ResolverConfig& resolver) {
   if (!resolver.forwarders.empty()) {
     return fmt::format("forwarder {}", fmt::join(resolver.forwarders, ", "));
   }

@@ -22,6 +22,7 @@ struct Report {
   std::vector<checks::Spf> spf;      ///< with --mail-from: MAIL FROM identity, then HELO
   policy::Verdict verdict;
   std::vector<std::string> headers;  ///< "Authentication-Results: ..." lines
+  std::string cache_source;          ///< where cached answers come from ("forwarder ...")
 };
 
 /// Runs the checks for `ip` with `config` over `resolver`, as the daemon would for a client
@@ -41,6 +42,18 @@ struct Report {
 
 /// Plain-words advice for an SPF result; empty when there is nothing to fix.
 [[nodiscard]] std::string spf_fix(const checks::Spf& spf, const dns::IpAddress& client);
+
+/// One finding of --check, for the JSON "diagnosis" array.
+struct Diagnosis {
+  std::string code;   ///< "no-ptr", "stale-negative-cache", "servers-disagree", ...
+  std::string party;  ///< "sender-isp", "sender-domain" or "receiver"
+  std::string summary;
+  std::string fix;
+  bool operator==(const Diagnosis&) const = default;
+};
+
+/// What the report says is wrong and whose side must act; empty when all is well.
+[[nodiscard]] std::vector<Diagnosis> diagnose(const Report& report);
 
 /// Human-readable report.
 void print_text(std::ostream& out, const Report& report);

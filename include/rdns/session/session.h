@@ -50,6 +50,10 @@ struct Runtime {
   std::shared_ptr<dns::AuthorityProbe> authority;
 };
 
+/// Where a cached answer came from, for the stale-negative warning: "forwarder 192.0.2.53",
+/// "the resolver's cache".
+[[nodiscard]] std::string cache_source(const dns::ResolverConfig& resolver);
+
 /// One SMTP connection. Methods are called from one thread at a time (the MTA's connection
 /// thread); DNS answers arrive on the resolver's thread.
 class Session {
@@ -109,8 +113,6 @@ class Session {
   const policy::Verdict& verdict(std::string_view queue_id, std::optional<config::Stage> stage);
   /// "NOQUEUE: client=host[192.0.2.7]", the start of every log line about this client.
   [[nodiscard]] std::string client_tag(std::string_view queue_id) const;
-  /// Where a cached answer came from, for the stale-negative warning: "forwarder 192.0.2.53".
-  [[nodiscard]] std::string cache_source() const;
   [[nodiscard]] static Response apply(const policy::Verdict& verdict);
   void log(int priority, const std::string& line) const;
 
