@@ -160,7 +160,8 @@ bool reload(const rdns::config::Invocation& invocation, RuntimeHolder& holder) {
   if (!(fresh.resolver == current.config->resolver)) {
     try {
       next.resolver = make_resolver(fresh.resolver, current.metrics);
-      next.authority = rdns::dns::make_authority_probe(next.resolver, fresh.resolver.unbound_config);
+      next.authority =
+          rdns::dns::make_authority_probe(next.resolver, fresh.resolver.unbound_config);
     } catch (const std::exception& e) {
       log_line(LOG_ERR, fmt::format("reload refused: {}; the running configuration stays in force",
                                     e.what()));

@@ -180,11 +180,11 @@ class IprevRun : public std::enable_shared_from_this<IprevRun> {
   Answer ptr_;
   std::vector<std::string> names_;
   std::mutex mutex_;
-  std::vector<Answer> forward_;        // guarded by mutex_ while lookups are in flight
-  std::vector<Answer> first_forward_;  // guarded by mutex_
-  std::vector<Answer> rechecks_;       // guarded by mutex_
+  std::vector<Answer> forward_;           // guarded by mutex_ while lookups are in flight
+  std::vector<Answer> first_forward_;     // guarded by mutex_
+  std::vector<Answer> rechecks_;          // guarded by mutex_
   std::vector<dns::ProbeResult> probes_;  // guarded by mutex_
-  std::size_t pending_ = 0;            // guarded by mutex_
+  std::size_t pending_ = 0;               // guarded by mutex_
 };
 
 }  // namespace

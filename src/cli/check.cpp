@@ -58,8 +58,8 @@ nlohmann::json probe_json(const dns::ProbeResult& probe) {
   for (const auto& step : probe.steps) {
     nlohmann::json servers = nlohmann::json::array();
     for (const auto& server : step.servers) {
-      nlohmann::json entry{{"ns", server.ns_name},      {"address", server.address},
-                           {"responded", server.responded}};
+      nlohmann::json entry{
+          {"ns", server.ns_name}, {"address", server.address}, {"responded", server.responded}};
       if (server.responded) {
         entry["rcode"] = server.rcode;
         entry["aa"] = server.aa;
@@ -71,9 +71,9 @@ nlohmann::json probe_json(const dns::ProbeResult& probe) {
       }
       servers.push_back(std::move(entry));
     }
-    nlohmann::json json{{"name", step.name},     {"type", dns::to_string(step.type)},
-                        {"zone", step.zone},     {"from_stub", step.from_stub},
-                        {"local_zone", step.local_zone}, {"servers", servers}};
+    nlohmann::json json{
+        {"name", step.name},           {"type", dns::to_string(step.type)}, {"zone", step.zone},
+        {"from_stub", step.from_stub}, {"local_zone", step.local_zone},     {"servers", servers}};
     if (!step.failure.empty()) json["failure"] = step.failure;
     steps.push_back(std::move(json));
   }
@@ -90,8 +90,8 @@ nlohmann::json probe_json(const dns::ProbeResult& probe) {
 std::vector<Diagnosis> diagnose(const Report& report) {
   std::vector<Diagnosis> found;
   const auto& iprev = report.iprev;
-  const auto source = report.cache_source.empty() ? std::string("the resolver's cache")
-                                                  : report.cache_source;
+  const auto source =
+      report.cache_source.empty() ? std::string("the resolver's cache") : report.cache_source;
   for (const auto& line : checks::stale_negative_warnings(iprev, source)) {
     found.push_back({"stale-negative-cache", "receiver", line,
                      source.starts_with("forwarder")
@@ -110,12 +110,11 @@ std::vector<Diagnosis> diagnose(const Report& report) {
     }
   }
   if (iprev.reason == IprevReason::no_ptr) {
-    found.push_back({"no-ptr", "sender-isp",
-                     fmt::format("{} has no PTR record{}", iprev.client.to_string(),
-                                 iprev.authority.empty()
-                                     ? ""
-                                     : " (confirmed by its authoritative servers)"),
-                     iprev_fix(iprev)});
+    found.push_back(
+        {"no-ptr", "sender-isp",
+         fmt::format("{} has no PTR record{}", iprev.client.to_string(),
+                     iprev.authority.empty() ? "" : " (confirmed by its authoritative servers)"),
+         iprev_fix(iprev)});
   }
   return found;
 }
@@ -392,7 +391,8 @@ void print_json(std::ostream& out, const Report& report) {
   json["checks"]["iprev"]["authority"] = authority;
   nlohmann::json diagnosis = nlohmann::json::array();
   for (const auto& d : diagnose(report)) {
-    diagnosis.push_back({{"code", d.code}, {"party", d.party}, {"summary", d.summary}, {"fix", d.fix}});
+    diagnosis.push_back(
+        {{"code", d.code}, {"party", d.party}, {"summary", d.summary}, {"fix", d.fix}});
   }
   json["diagnosis"] = diagnosis;
   if (report.helo) {

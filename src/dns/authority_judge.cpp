@@ -19,7 +19,9 @@ namespace {
 /// enough that a server coming back is seen soon.
 constexpr std::chrono::seconds unconfirmed_max_age{5};
 
-bool has_records(const Answer& answer) { return answer.outcome == Outcome::ok; }
+bool has_records(const Answer& answer) {
+  return answer.outcome == Outcome::ok;
+}
 
 }  // namespace
 
@@ -45,7 +47,8 @@ std::vector<std::string> data_of(const Answer& answer) {
 /// Why a step confirmed nothing.
 std::string unconfirmed_reason(const ZoneProbe& step, bool cname_only) {
   if (!step.failure.empty()) return step.failure;
-  if (cname_only) return fmt::format("{} is a CNAME chain longer than the probe follows", step.name);
+  if (cname_only)
+    return fmt::format("{} is a CNAME chain longer than the probe follows", step.name);
   if (step.servers.empty()) return fmt::format("no server of {} to ask", step.zone);
   std::vector<std::string> why;
   for (const auto& server : step.servers) {
@@ -151,9 +154,10 @@ std::string describe(const ProbeResult& result) {
       }
       servers.push_back(std::move(line));
     }
-    parts.push_back(fmt::format("{} {} in {}: {}", step.name, to_string(step.type),
-                                step.zone.empty() ? std::string("?") : step.zone,
-                                servers.empty() ? step.failure : fmt::to_string(fmt::join(servers, "; "))));
+    parts.push_back(
+        fmt::format("{} {} in {}: {}", step.name, to_string(step.type),
+                    step.zone.empty() ? std::string("?") : step.zone,
+                    servers.empty() ? step.failure : fmt::to_string(fmt::join(servers, "; "))));
   }
   return fmt::format("{}", fmt::join(parts, " -> "));
 }
@@ -274,8 +278,8 @@ struct CachingAuthorityProbe::Impl {
 };
 
 CachingAuthorityProbe::CachingAuthorityProbe(std::shared_ptr<AuthorityProbe> inner,
-                                             std::chrono::seconds max_age,
-                                             std::size_t max_entries, Clock clock)
+                                             std::chrono::seconds max_age, std::size_t max_entries,
+                                             Clock clock)
     : impl_(std::make_shared<Impl>()) {
   impl_->inner = std::move(inner);
   impl_->max_age = max_age;

@@ -85,7 +85,8 @@ const StubZone* closest_stub(const std::vector<StubZone>& stubs, std::string_vie
   const StubZone* best = nullptr;
   for (const auto& stub : stubs) {
     const bool encloses = stub.name == "." || at_or_below(name, stub.name);
-    if (encloses && (best == nullptr || stub.name.size() > best->name.size() || best->name == ".")) {
+    if (encloses &&
+        (best == nullptr || stub.name.size() > best->name.size() || best->name == ".")) {
       best = &stub;
     }
   }
@@ -236,7 +237,8 @@ class ZoneAsker {
     x.started = Clock::now();
     x.deadline = std::min(deadline_, x.started + limits_.per_server);
     x.state = Exchange::State::udp;
-    if (!x.fd || ::connect(x.fd.get(), reinterpret_cast<const sockaddr*>(&x.addr), x.addr_len) != 0 ||
+    if (!x.fd ||
+        ::connect(x.fd.get(), reinterpret_cast<const sockaddr*>(&x.addr), x.addr_len) != 0 ||
         ::send(x.fd.get(), query.data(), query.size(), 0) < 0) {
       x.fail(std::strerror(errno));
     }
@@ -348,8 +350,9 @@ class ZoneAsker {
   }
 
   /// Expires, retransmits (UDP, once at half the per-server time) and builds the poll set.
-  milliseconds housekeeping(std::vector<Exchange>& exchanges, const std::vector<std::uint8_t>& query,
-                            std::vector<pollfd>& fds, std::vector<Exchange*>& owners) {
+  milliseconds housekeeping(std::vector<Exchange>& exchanges,
+                            const std::vector<std::uint8_t>& query, std::vector<pollfd>& fds,
+                            std::vector<Exchange*>& owners) {
     const auto now = Clock::now();
     auto wake = deadline_;
     for (auto& x : exchanges) {
@@ -369,10 +372,9 @@ class ZoneAsker {
       }
       wake = std::min(wake, x.deadline);
       const short events =
-          x.state == Exchange::State::udp ? POLLIN
-          : x.state == Exchange::State::tcp_connect || x.tcp_sent < x.tcp_out.size()
-              ? POLLOUT
-              : POLLIN;
+          x.state == Exchange::State::udp                                            ? POLLIN
+          : x.state == Exchange::State::tcp_connect || x.tcp_sent < x.tcp_out.size() ? POLLOUT
+                                                                                     : POLLIN;
       fds.push_back({x.fd.get(), events, 0});
       owners.push_back(&x);
     }
@@ -386,7 +388,8 @@ class ZoneAsker {
       std::vector<Exchange*> owners;
       const auto wait = housekeeping(exchanges, query, fds, owners);
       if (fds.empty()) return;
-      const int ready = ::poll(fds.data(), fds.size(), static_cast<int>(std::max<long>(0, wait.count())));
+      const int ready =
+          ::poll(fds.data(), fds.size(), static_cast<int>(std::max<long>(0, wait.count())));
       if (ready < 0 && errno != EINTR) return;
       for (std::size_t i = 0; ready > 0 && i < fds.size(); ++i) {
         if (fds[i].revents == 0) continue;
@@ -433,7 +436,7 @@ struct DirectAuthorityProbe::Impl {
   ProbeLimits limits;
   std::mutex mutex;
   std::condition_variable wake;
-  std::deque<Job> jobs;  // guarded by mutex
+  std::deque<Job> jobs;   // guarded by mutex
   bool stopping = false;  // guarded by mutex
   std::vector<std::thread> workers;
 

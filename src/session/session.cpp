@@ -297,8 +297,8 @@ const std::optional<checks::Iprev>& Session::iprev() {
     const auto limit = runtime_.config->resolver.query_timeout * 4 + std::chrono::seconds(2);
     if (iprev_.wait_for(limit) == std::future_status::ready) {
       iprev_result_ = iprev_.get();
-      for (const auto& line : checks::stale_negative_warnings(*iprev_result_,
-                                                                 cache_source(runtime_.config->resolver))) {
+      for (const auto& line : checks::stale_negative_warnings(
+               *iprev_result_, cache_source(runtime_.config->resolver))) {
         log(LOG_WARNING, fmt::format("{} {}", client_tag(""), line));
       }
     } else {

@@ -8,8 +8,8 @@
 
 #include <fstream>
 #include <future>
-#include <sstream>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 
 #include "rdns/checks/iprev.h"
@@ -138,9 +138,7 @@ TEST(ConfirmBeforeReject, SilentAuthoritativeServerIsUnconfirmed) {
   dns::ProbeLimits limits;
   limits.per_server = std::chrono::milliseconds(300);
   limits.total = std::chrono::milliseconds(1000);
-  dns::DirectAuthorityProbe probe(resolver, dns::parse_stub_zones(
-                                                fixture_text()),
-                                  limits);
+  dns::DirectAuthorityProbe probe(resolver, dns::parse_stub_zones(fixture_text()), limits);
   std::promise<dns::ProbeResult> promise;
   probe.probe_async("7.113.0.203.in-addr.arpa", RrType::ptr,
                     [&promise](dns::ProbeResult r) { promise.set_value(std::move(r)); });

@@ -291,9 +291,7 @@ dns::ServerAnswer server_answer(std::string address, dns::Answer answer, bool aa
   server.ns_name = "ns.fake.test";
   server.address = std::move(address);
   server.responded = true;
-  server.rcode = answer.outcome == dns::Outcome::nxdomain ? 3
-                 : answer.temporary_failure()             ? 2
-                                                          : 0;
+  server.rcode = answer.outcome == dns::Outcome::nxdomain ? 3 : answer.temporary_failure() ? 2 : 0;
   server.aa = aa;
   server.answer = std::move(answer);
   server.latency = std::chrono::milliseconds(1);

@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "rdns/dns/answer.h"
-#include "rdns/dns/ip_address.h"
 #include "rdns/dns/authority_probe.h"
+#include "rdns/dns/ip_address.h"
 #include "rdns/dns/resolver.h"
 
 namespace rdns::testutil {

@@ -22,10 +22,10 @@ struct ServerAnswer {
   std::string ns_name;  ///< the NS target, or "stub-addr" for a stub-zone address
   std::string address;  ///< "192.0.2.53", "2001:db8::53" or "127.0.0.1@5353"
   bool responded = false;
-  int rcode = -1;     ///< RCODE of the reply (0 NOERROR, 3 NXDOMAIN, 5 REFUSED, ...)
-  bool aa = false;    ///< the AA flag: the server is authoritative for the answer
-  bool tcp = false;   ///< the UDP reply was truncated and the answer came over TCP
-  Answer answer;      ///< the reply read as an answer to the question (parse_packet)
+  int rcode = -1;    ///< RCODE of the reply (0 NOERROR, 3 NXDOMAIN, 5 REFUSED, ...)
+  bool aa = false;   ///< the AA flag: the server is authoritative for the answer
+  bool tcp = false;  ///< the UDP reply was truncated and the answer came over TCP
+  Answer answer;     ///< the reply read as an answer to the question (parse_packet)
   std::chrono::milliseconds latency{0};
   std::string failure;  ///< "timeout", "connection refused", "question mismatch", ...
 
@@ -38,8 +38,8 @@ struct ServerAnswer {
 struct ZoneProbe {
   std::string name;  ///< the name asked (a CNAME target after the first step)
   RrType type = RrType::ptr;
-  std::string zone;                   ///< the zone found to hold `name`; empty if none was
-  bool from_stub = false;             ///< the addresses are an unbound.conf stub-zone's
+  std::string zone;        ///< the zone found to hold `name`; empty if none was
+  bool from_stub = false;  ///< the addresses are an unbound.conf stub-zone's
   /// The resolver serves the zone itself (RFC 6303 default zones: NS localhost); its answer is
   /// the authoritative one.
   bool local_zone = false;

@@ -364,9 +364,9 @@ class AuthorityTest : public IprevTest {
 
 TEST_F(AuthorityTest, StaleNegativeContradictedGoesOnWithTheAuthoritativeData) {
   dns_.add(a_answer(kHost, {kIp4}));
-  const auto r = run_with(testutil::probe_result(
-      kRev4, RrType::ptr, "2.0.192.in-addr.arpa",
-      {testutil::server_answer("192.0.2.53", ptr_answer(kRev4, {kHost}))}));
+  const auto r = run_with(
+      testutil::probe_result(kRev4, RrType::ptr, "2.0.192.in-addr.arpa",
+                             {testutil::server_answer("192.0.2.53", ptr_answer(kRev4, {kHost}))}));
   EXPECT_EQ(r.result, IprevResult::pass);
   EXPECT_EQ(r.reason, IprevReason::forward_confirmed);
   EXPECT_THAT(r.verified, ElementsAre(kHost));

@@ -186,8 +186,8 @@ TEST_F(CheckJsonTest, ExemptClientShowsExemptionAndWantedAction) {
       failure_answer("12.2.0.192.in-addr.arpa", dns::RrType::ptr, dns::Outcome::nxdomain));
   config_.policy.exemptions.trusted_networks = {*dns::Network::parse("192.0.2.0/24")};
   const json report = check("192.0.2.12");
-  EXPECT_EQ(keys_of(report),
-            (Keys{"ip", "action", "reply", "checks", "headers", "diagnosis", "exemption", "wanted"}))
+  EXPECT_EQ(keys_of(report), (Keys{"ip", "action", "reply", "checks", "headers", "diagnosis",
+                                   "exemption", "wanted"}))
       << report.dump(2);
   EXPECT_EQ(report.at("action"), "tag");
   EXPECT_EQ(report.at("wanted"), "reject");
@@ -205,8 +205,7 @@ TEST_F(CheckJsonTest, InvalidHeloAddsTheSyntaxError) {
 }
 
 TEST_F(CheckJsonTest, StaleNegativeCacheIsDiagnosedWithTheAuthoritativeEvidence) {
-  resolver_.add(
-      failure_answer("9.2.0.192.in-addr.arpa", dns::RrType::ptr, dns::Outcome::nxdomain));
+  resolver_.add(failure_answer("9.2.0.192.in-addr.arpa", dns::RrType::ptr, dns::Outcome::nxdomain));
   resolver_.add_authoritative(ptr_answer("9.2.0.192.in-addr.arpa", {"late.example.com"}));
   resolver_.add(a_answer("late.example.com", {"192.0.2.9"}));
   config_.resolver.forwarders = {"192.0.2.53"};

@@ -12,13 +12,13 @@
 namespace rdns::dns {
 namespace {
 
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using testutil::failure_answer;
 using testutil::probe_result;
 using testutil::ptr_answer;
 using testutil::server_answer;
 using testutil::silent_server;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 
 constexpr const char* kRev = "255.2.0.192.in-addr.arpa";
 constexpr const char* kZone = "2.0.192.in-addr.arpa";
@@ -32,9 +32,9 @@ Answer nxdomain(std::uint32_t ttl = 300) {
 // ---- judge ------------------------------------------------------------------------------------
 
 TEST(Judge, OneAuthoritativeRecordIsHasRecord) {
-  const auto j = judge(probe_result(kRev, RrType::ptr, kZone,
-                                    {silent_server("192.0.2.53"),
-                                     server_answer("192.0.2.54", ptr_answer(kRev, {"mail.test"}))}));
+  const auto j = judge(probe_result(
+      kRev, RrType::ptr, kZone,
+      {silent_server("192.0.2.53"), server_answer("192.0.2.54", ptr_answer(kRev, {"mail.test"}))}));
   EXPECT_EQ(j.verdict, ProbeVerdict::has_record);
   EXPECT_EQ(j.answer.outcome, Outcome::ok);
   EXPECT_THAT(j.answer.names, ElementsAre("mail.test"));
@@ -43,10 +43,10 @@ TEST(Judge, OneAuthoritativeRecordIsHasRecord) {
 }
 
 TEST(Judge, EveryAuthoritativeAnswerNegativeIsConfirmedNegative) {
-  const auto j = judge(probe_result(
-      kRev, RrType::ptr, kZone,
-      {server_answer("192.0.2.53", nxdomain(300)), server_answer("192.0.2.54", nxdomain(60)),
-       silent_server("192.0.2.55")}));
+  const auto j =
+      judge(probe_result(kRev, RrType::ptr, kZone,
+                         {server_answer("192.0.2.53", nxdomain(300)),
+                          server_answer("192.0.2.54", nxdomain(60)), silent_server("192.0.2.55")}));
   EXPECT_EQ(j.verdict, ProbeVerdict::confirmed_negative);
   EXPECT_EQ(j.answer.outcome, Outcome::nxdomain);
   EXPECT_EQ(j.answer.ttl, 60U) << "the smallest negative TTL";
@@ -80,16 +80,16 @@ TEST(Judge, NoServersOrNoStepsIsUnconfirmed) {
 }
 
 TEST(Judge, DisagreementIsSeenAndTheRecordWins) {
-  const auto j = judge(probe_result(
-      kRev, RrType::ptr, kZone,
-      {server_answer("192.0.2.53", nxdomain()),
-       server_answer("192.0.2.54", ptr_answer(kRev, {"mail.test"}))}));
+  const auto j =
+      judge(probe_result(kRev, RrType::ptr, kZone,
+                         {server_answer("192.0.2.53", nxdomain()),
+                          server_answer("192.0.2.54", ptr_answer(kRev, {"mail.test"}))}));
   EXPECT_EQ(j.verdict, ProbeVerdict::has_record);
   EXPECT_TRUE(j.servers_disagree);
-  const auto different = judge(probe_result(
-      kRev, RrType::ptr, kZone,
-      {server_answer("192.0.2.53", ptr_answer(kRev, {"a.test"})),
-       server_answer("192.0.2.54", ptr_answer(kRev, {"b.test"}))}));
+  const auto different =
+      judge(probe_result(kRev, RrType::ptr, kZone,
+                         {server_answer("192.0.2.53", ptr_answer(kRev, {"a.test"})),
+                          server_answer("192.0.2.54", ptr_answer(kRev, {"b.test"}))}));
   EXPECT_TRUE(different.servers_disagree);
 }
 
@@ -102,10 +102,9 @@ TEST(Judge, Rfc2317ChainIsJudgedAtItsLastZone) {
   EXPECT_EQ(judge(result).verdict, ProbeVerdict::unconfirmed);
   EXPECT_THAT(judge(result).answer.error, HasSubstr("CNAME"));
   // The 0/25 zone's server has the PTR.
-  auto step = probe_result("255.0/25.2.0.192.in-addr.arpa", RrType::ptr,
-                           "0/25.2.0.192.in-addr.arpa",
-                           {server_answer("192.0.2.60",
-                                          ptr_answer("255.0/25.2.0.192.in-addr.arpa", {"m.test"}))});
+  auto step = probe_result(
+      "255.0/25.2.0.192.in-addr.arpa", RrType::ptr, "0/25.2.0.192.in-addr.arpa",
+      {server_answer("192.0.2.60", ptr_answer("255.0/25.2.0.192.in-addr.arpa", {"m.test"}))});
   result.steps.push_back(step.steps[0]);
   const auto j = judge(result);
   EXPECT_EQ(j.verdict, ProbeVerdict::has_record);
@@ -118,14 +117,15 @@ TEST(Judge, CnameToAMissingNameInTheSameZoneIsNegative) {
   auto cname = failure_answer(kRev, RrType::ptr, Outcome::nodata);
   cname.cname_chain = {"x.2.0.192.in-addr.arpa"};
   cname.zone = kZone;  // the SOA: the target exists in this zone, without a PTR
-  EXPECT_EQ(judge(probe_result(kRev, RrType::ptr, kZone, {server_answer("192.0.2.53", cname)}))
-                .verdict,
-            ProbeVerdict::confirmed_negative);
+  EXPECT_EQ(
+      judge(probe_result(kRev, RrType::ptr, kZone, {server_answer("192.0.2.53", cname)})).verdict,
+      ProbeVerdict::confirmed_negative);
 }
 
 TEST(Judge, DescribeNamesZoneServersAndOutcomes) {
-  const auto text = describe(probe_result(
-      kRev, RrType::ptr, kZone, {server_answer("192.0.2.53", nxdomain()), silent_server("192.0.2.54")}));
+  const auto text = describe(
+      probe_result(kRev, RrType::ptr, kZone,
+                   {server_answer("192.0.2.53", nxdomain()), silent_server("192.0.2.54")}));
   EXPECT_THAT(text, HasSubstr("2.0.192.in-addr.arpa"));
   EXPECT_THAT(text, HasSubstr("192.0.2.53 AA nxdomain"));
   EXPECT_THAT(text, HasSubstr("192.0.2.54 timeout"));
@@ -154,13 +154,14 @@ stub-zone:
     name: "."
     stub-addr: 127.0.0.3
 )");
-  EXPECT_THAT(zones,
-              ElementsAre(StubZone{"test", {"127.0.0.1@5353", "::1@5353"}},
-                          StubZone{"2.0.192.in-addr.arpa", {"127.0.0.2@853"}},
-                          StubZone{".", {"127.0.0.3"}}));
+  EXPECT_THAT(zones, ElementsAre(StubZone{"test", {"127.0.0.1@5353", "::1@5353"}},
+                                 StubZone{"2.0.192.in-addr.arpa", {"127.0.0.2@853"}},
+                                 StubZone{".", {"127.0.0.3"}}));
 }
 
-TEST(StubZones, EmptyTextHasNone) { EXPECT_TRUE(parse_stub_zones("").empty()); }
+TEST(StubZones, EmptyTextHasNone) {
+  EXPECT_TRUE(parse_stub_zones("").empty());
+}
 
 // ---- CachingAuthorityProbe -------------------------------------------------------------------
 
@@ -199,7 +200,8 @@ class CachingTest : public ::testing::Test {
 };
 
 TEST_F(CachingTest, NegativeIsKeptForTheLesserOfMaxAgeAndItsTtl) {
-  inner_->result = probe_result(kRev, RrType::ptr, kZone, {server_answer("192.0.2.53", nxdomain(30))});
+  inner_->result =
+      probe_result(kRev, RrType::ptr, kZone, {server_answer("192.0.2.53", nxdomain(30))});
   EXPECT_EQ(ask(), inner_->result);
   EXPECT_EQ(ask(), inner_->result);
   EXPECT_EQ(inner_->calls, 1);
@@ -233,7 +235,8 @@ TEST_F(CachingTest, UnconfirmedIsKeptOnlyBriefly) {
 
 TEST_F(CachingTest, ConcurrentProbesOfOneNameShareOneInnerProbe) {
   inner_->hold = true;
-  inner_->result = probe_result(kRev, RrType::ptr, kZone, {server_answer("192.0.2.53", nxdomain())});
+  inner_->result =
+      probe_result(kRev, RrType::ptr, kZone, {server_answer("192.0.2.53", nxdomain())});
   int answered = 0;
   for (int i = 0; i < 5; ++i) {
     cache_.probe_async(kRev, RrType::ptr, [&answered](const ProbeResult&) { ++answered; });
@@ -245,7 +248,8 @@ TEST_F(CachingTest, ConcurrentProbesOfOneNameShareOneInnerProbe) {
 }
 
 TEST_F(CachingTest, SizeIsBounded) {
-  inner_->result = probe_result(kRev, RrType::ptr, kZone, {server_answer("192.0.2.53", nxdomain())});
+  inner_->result =
+      probe_result(kRev, RrType::ptr, kZone, {server_answer("192.0.2.53", nxdomain())});
   for (int i = 0; i < 10; ++i) (void)ask(std::to_string(i) + ".2.0.192.in-addr.arpa");
   EXPECT_EQ(cache_.size(), 3U);
   (void)ask("9.2.0.192.in-addr.arpa");
