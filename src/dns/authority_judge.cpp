@@ -304,7 +304,7 @@ void CachingAuthorityProbe::probe_async(const std::string& name, RrType type, Ca
     slot->second.push_back(std::move(done));
     if (!first) return;  // the probe under way answers this one too
   }
-  impl_->inner->probe_async(name, type, [impl = impl_, key](ProbeResult result) {
+  impl_->inner->probe_async(name, type, [impl = impl_, key](const ProbeResult& result) {
     std::vector<Callback> waiting;
     {
       const std::scoped_lock lock(impl->mutex);

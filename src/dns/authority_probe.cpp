@@ -371,10 +371,9 @@ class ZoneAsker {
         }
       }
       wake = std::min(wake, x.deadline);
-      const short events =
-          x.state == Exchange::State::udp                                            ? POLLIN
-          : x.state == Exchange::State::tcp_connect || x.tcp_sent < x.tcp_out.size() ? POLLOUT
-                                                                                     : POLLIN;
+      const bool send = x.state == Exchange::State::tcp_connect ||
+                        (x.state == Exchange::State::tcp_io && x.tcp_sent < x.tcp_out.size());
+      const auto events = static_cast<short>(send ? POLLOUT : POLLIN);
       fds.push_back({x.fd.get(), events, 0});
       owners.push_back(&x);
     }
