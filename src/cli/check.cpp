@@ -299,6 +299,13 @@ void print_text(std::ostream& out, const Report& report) {
     out << fmt::format(", verified {}", fmt::join(iprev.verified, ", "));
   }
   out << fmt::format(", DNSSEC {}\n", dns::to_string(iprev.dnssec));
+  for (const auto& probe : iprev.authority) {
+    out << fmt::format("  authoritative servers ({}): {}\n",
+                       dns::to_string(dns::judge(probe).verdict), dns::describe(probe));
+  }
+  for (const auto& d : diagnose(report)) {
+    if (d.code != "no-ptr") out << fmt::format("  {}: {}\n", d.code, d.summary);
+  }
   if (report.helo) {
     const auto& helo = *report.helo;
     out << fmt::format("\nHELO {}:\n", helo.helo);

@@ -536,12 +536,14 @@ struct DirectAuthorityProbe::Impl {
 
 DirectAuthorityProbe::DirectAuthorityProbe(std::shared_ptr<Resolver> resolver,
                                            std::vector<StubZone> stubs, ProbeLimits limits)
-    : impl_(std::make_unique<Impl>()) {
+    : impl_(std::make_shared<Impl>()) {
   impl_->resolver = std::move(resolver);
   impl_->stubs = std::move(stubs);
   impl_->limits = limits;
   for (std::size_t i = 0; i < std::max<std::size_t>(1, limits.workers); ++i) {
-    impl_->workers.emplace_back([impl = impl_.get()] { impl->work(); });
+    // Note: each worker owns the state too. A callback may drop the last owner of the probe
+    // on a worker thread; that thread then outlives the probe and ends on its own.
+    impl_->workers.emplace_back([impl = impl_] { impl->work(); });
   }
 }
 

@@ -144,7 +144,7 @@ class DirectAuthorityProbe final : public AuthorityProbe {
 
  private:
   struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Impl> impl_;
 };
 
 /// Remembers judgements briefly so that a flood from one address does not probe per message:
