@@ -287,7 +287,10 @@ std::string spf_fix(const checks::Spf& spf, const dns::IpAddress& client) {
   return {};
 }
 
-void print_text(std::ostream& out, const Report& report) {
+namespace {
+
+/// The iprev part of the text report: the answers, the result and the authoritative view.
+void print_iprev(std::ostream& out, const Report& report) {
   const auto& iprev = report.iprev;
   out << fmt::format("Client {}\n\nDNS:\n", iprev.client.to_string());
   for (const auto& answer : iprev.evidence) {
@@ -306,6 +309,13 @@ void print_text(std::ostream& out, const Report& report) {
   for (const auto& d : diagnose(report)) {
     if (d.code != "no-ptr") out << fmt::format("  {}: {}\n", d.code, d.summary);
   }
+}
+
+}  // namespace
+
+void print_text(std::ostream& out, const Report& report) {
+  const auto& iprev = report.iprev;
+  print_iprev(out, report);
   if (report.helo) {
     const auto& helo = *report.helo;
     out << fmt::format("\nHELO {}:\n", helo.helo);
