@@ -29,6 +29,7 @@
 #include "milter/milter.h"
 #include "rdns/cli/check.h"
 #include "rdns/config/config.h"
+#include "rdns/dns/authority_probe.h"
 #include "rdns/dns/unbound_resolver.h"
 #include "rdns/dns/versions.h"
 #include "rdns/metrics/http_server.h"
@@ -42,9 +43,10 @@ constexpr int exit_failure = 1;
 
 int run_check(const rdns::config::Invocation& invocation) {
   const auto ip = rdns::dns::IpAddress::parse(invocation.check_ip);
-  rdns::dns::UnboundResolver resolver(invocation.config.resolver);
-  const auto report = rdns::cli::run_check(resolver, invocation.config, *ip, invocation.check_helo,
-                                           invocation.check_mail_from);
+  const auto resolver = std::make_shared<rdns::dns::UnboundResolver>(invocation.config.resolver);
+  const auto report = rdns::cli::run_check(
+      *resolver, invocation.config, *ip, invocation.check_helo, invocation.check_mail_from,
+      rdns::dns::make_authority_probe(resolver, invocation.config.resolver.unbound_config));
   if (invocation.json) {
     rdns::cli::print_json(std::cout, report);
   } else {
@@ -154,11 +156,13 @@ bool reload(const rdns::config::Invocation& invocation, RuntimeHolder& holder) {
              fmt::format("reload refused: {}; the running configuration stays in force", e.what()));
     return false;
   }
-  rdns::session::Runtime next{nullptr, current.resolver, current.metrics};
+  rdns::session::Runtime next{nullptr, current.resolver, current.metrics, current.authority};
   next.dnsbl_registry = current.dnsbl_registry;  // paused and broken lists stay so
   if (!(fresh.resolver == current.config->resolver)) {
     try {
       next.resolver = make_resolver(fresh.resolver, current.metrics);
+      next.authority =
+          rdns::dns::make_authority_probe(next.resolver, fresh.resolver.unbound_config);
     } catch (const std::exception& e) {
       log_line(LOG_ERR, fmt::format("reload refused: {}; the running configuration stays in force",
                                     e.what()));
@@ -240,8 +244,9 @@ std::unique_ptr<RuntimeHolder> start_runtime(const rdns::config::Config& config)
                        ? std::make_shared<rdns::metrics::MilterMetrics>(RDNS_VERSION)
                        : nullptr;
     auto resolver = make_resolver(config.resolver, metrics);
+    auto authority = rdns::dns::make_authority_probe(resolver, config.resolver.unbound_config);
     rdns::session::Runtime runtime{std::make_shared<const rdns::config::Config>(config),
-                                   std::move(resolver), std::move(metrics)};
+                                   std::move(resolver), std::move(metrics), std::move(authority)};
     runtime.dnsbl_registry = std::make_shared<rdns::checks::DnsblRegistry>();
     return std::make_unique<RuntimeHolder>(std::move(runtime));
   } catch (const std::exception& e) {

@@ -6,6 +6,8 @@
 #include <memory>
 #include <mutex>
 
+#include <fmt/format.h>
+
 #include "rdns/dns/name.h"
 
 namespace rdns::checks {
@@ -63,18 +65,37 @@ class IprevRun : public std::enable_shared_from_this<IprevRun> {
   void on_ptr(Answer answer) {
     evidence_.push_back(answer);
     if (answer.negative() && options_.confirm_no_ptr && !answer.confirmed) {
-      // Note: confirm before reject. A stale negative cache must never become a 5xx.
-      resolver_.resolve_async(answer.name, RrType::ptr, {.bypass_cache = true},
-                              [self = shared_from_this()](Answer confirmed) {
-                                self->on_ptr_confirmed(std::move(confirmed));
-                              });
+      // Note: confirm before reject. A stale negative cache must never become a 5xx: ask the
+      // zone's own servers, past every cache (the resolver's and any forwarder's).
+      confirm(answer.name, RrType::ptr, [self = shared_from_this()](Answer confirmed) {
+        self->on_ptr_confirmed(std::move(confirmed));
+      });
       return;
     }
     on_ptr_final(std::move(answer));
   }
 
+  /// Asks the authoritative servers; `done` gets their view as a confirmed Answer.
+  void confirm(const std::string& name, RrType type, std::function<void(Answer)> done) {
+    if (options_.authority == nullptr) {
+      dns::ProbeResult none;
+      none.name = name;
+      none.type = type;
+      done(dns::judge(none).answer);
+      return;
+    }
+    options_.authority->probe_async(
+        name, type, [self = shared_from_this(), done = std::move(done)](dns::ProbeResult probe) {
+          auto answer = dns::judge(probe).answer;
+          {
+            const std::scoped_lock lock(self->mutex_);
+            self->probes_.push_back(std::move(probe));
+          }
+          done(std::move(answer));
+        });
+  }
+
   void on_ptr_confirmed(Answer answer) {
-    answer.confirmed = true;
     evidence_.push_back(answer);
     on_ptr_final(std::move(answer));
   }
@@ -126,10 +147,9 @@ class IprevRun : public std::enable_shared_from_this<IprevRun> {
         for (const auto i : negative) names.push_back(names_[i]);
         lock.unlock();
         for (std::size_t k = 0; k < negative.size(); ++k) {
-          resolver_.resolve_async(names[k], type, {.bypass_cache = true},
-                                  [self = shared_from_this(), i = negative[k]](Answer forward) {
-                                    self->on_forward(i, std::move(forward), true);
-                                  });
+          confirm(names[k], type, [self = shared_from_this(), i = negative[k]](Answer forward) {
+            self->on_forward(i, std::move(forward), true);
+          });
         }
         return;
       }
@@ -147,6 +167,10 @@ class IprevRun : public std::enable_shared_from_this<IprevRun> {
     for (const auto& answer : rechecks_) {
       result.evidence.push_back(answer);
     }
+    {
+      const std::scoped_lock lock(mutex_);
+      result.authority = probes_;
+    }
     done_(std::move(result));
   }
 
@@ -158,10 +182,11 @@ class IprevRun : public std::enable_shared_from_this<IprevRun> {
   Answer ptr_;
   std::vector<std::string> names_;
   std::mutex mutex_;
-  std::vector<Answer> forward_;        // guarded by mutex_ while lookups are in flight
-  std::vector<Answer> first_forward_;  // guarded by mutex_
-  std::vector<Answer> rechecks_;       // guarded by mutex_
-  std::size_t pending_ = 0;            // guarded by mutex_
+  std::vector<Answer> forward_;           // guarded by mutex_ while lookups are in flight
+  std::vector<Answer> first_forward_;     // guarded by mutex_
+  std::vector<Answer> rechecks_;          // guarded by mutex_
+  std::vector<dns::ProbeResult> probes_;  // guarded by mutex_
+  std::size_t pending_ = 0;               // guarded by mutex_
 };
 
 }  // namespace
@@ -335,6 +360,29 @@ GenericPtr generic_ptr_of(const Iprev& iprev, const std::vector<std::string>& ke
     if (!first.generic) first = std::move(generic);
   }
   return first;
+}
+
+std::vector<std::string> stale_negative_warnings(const Iprev& iprev, std::string_view source) {
+  std::vector<std::string> lines;
+  const auto& evidence = iprev.evidence;
+  for (auto it = evidence.begin(); it != evidence.end(); ++it) {
+    if (!it->confirmed || it->outcome != Outcome::ok) continue;
+    const auto stale = std::find_if(evidence.begin(), it, [&it](const Answer& earlier) {
+      return !earlier.confirmed && earlier.negative() && earlier.type == it->type &&
+             dns::normalize_name(earlier.name) == dns::normalize_name(it->name);
+    });
+    if (stale == it) continue;
+    std::vector<std::string> data = it->names;
+    for (const auto& address : it->addresses) data.push_back(address.to_string());
+    const bool forwarder = source.starts_with("forwarder");
+    lines.push_back(fmt::format(
+        "{} answered {} for {} but its authoritative servers publish {} {}: a stale negative "
+        "cache {}",
+        source, stale->outcome == Outcome::nxdomain ? "NXDOMAIN" : "NODATA", stale->name,
+        dns::to_string(it->type), fmt::join(data, ", "),
+        forwarder ? "at the forwarder" : "in the resolver"));
+  }
+  return lines;
 }
 
 void start_iprev(dns::Resolver& resolver, const IpAddress& client, IprevOptions options,

@@ -143,15 +143,80 @@ nlohmann::json dnsbl_json(const checks::Dnsbl& lists, bool domains) {
   return out;
 }
 
+nlohmann::json probe_json(const dns::ProbeResult& probe) {
+  nlohmann::json steps = nlohmann::json::array();
+  for (const auto& step : probe.steps) {
+    nlohmann::json servers = nlohmann::json::array();
+    for (const auto& server : step.servers) {
+      nlohmann::json entry{
+          {"ns", server.ns_name}, {"address", server.address}, {"responded", server.responded}};
+      if (server.responded) {
+        entry["rcode"] = server.rcode;
+        entry["aa"] = server.aa;
+        entry["tcp"] = server.tcp;
+        entry["latency_ms"] = server.latency.count();
+        entry["answer"] = answer_json(server.answer);
+      } else {
+        entry["failure"] = server.failure;
+      }
+      servers.push_back(std::move(entry));
+    }
+    nlohmann::json json{
+        {"name", step.name},           {"type", dns::to_string(step.type)}, {"zone", step.zone},
+        {"from_stub", step.from_stub}, {"local_zone", step.local_zone},     {"servers", servers}};
+    if (!step.failure.empty()) json["failure"] = step.failure;
+    steps.push_back(std::move(json));
+  }
+  const auto judgement = dns::judge(probe);
+  return {{"name", probe.name},
+          {"type", dns::to_string(probe.type)},
+          {"verdict", dns::to_string(judgement.verdict)},
+          {"servers_disagree", judgement.servers_disagree},
+          {"steps", steps}};
+}
+
 }  // namespace
+
+std::vector<Diagnosis> diagnose(const Report& report) {
+  std::vector<Diagnosis> found;
+  const auto& iprev = report.iprev;
+  const auto source =
+      report.cache_source.empty() ? std::string("the resolver's cache") : report.cache_source;
+  for (const auto& line : checks::stale_negative_warnings(iprev, source)) {
+    found.push_back({"stale-negative-cache", "receiver", line,
+                     source.starts_with("forwarder")
+                         ? "Flush the forwarder's cache for the name (or lower its negative-cache "
+                           "TTL); rdns-milter asked the authoritative servers and did not reject."
+                         : "Nothing to do: the cached negative answer expires by itself, and "
+                           "rdns-milter asked the authoritative servers instead of rejecting."});
+  }
+  for (const auto& probe : iprev.authority) {
+    if (dns::judge(probe).servers_disagree) {
+      found.push_back({"servers-disagree", "sender-isp",
+                       fmt::format("the authoritative servers of {} give different answers: {}",
+                                   probe.name, dns::describe(probe)),
+                       "Bring the zone's secondary servers in sync with the primary (check "
+                       "the SOA serial on each)."});
+    }
+  }
+  if (iprev.reason == IprevReason::no_ptr) {
+    found.push_back(
+        {"no-ptr", "sender-isp",
+         fmt::format("{} has no PTR record{}", iprev.client.to_string(),
+                     iprev.authority.empty() ? "" : " (confirmed by its authoritative servers)"),
+         iprev_fix(iprev)});
+  }
+  return found;
+}
 
 Report run_check(dns::Resolver& resolver, const config::Config& config, const dns::IpAddress& ip,
                  const std::optional<std::string>& helo,
-                 const std::optional<std::string>& mail_from) {
+                 const std::optional<std::string>& mail_from,
+                 std::shared_ptr<dns::AuthorityProbe> authority) {
   // The same Session the daemon runs per connection, driven once; the resolver is borrowed.
   session::Runtime runtime{std::make_shared<const config::Config>(config),
                            std::shared_ptr<dns::Resolver>(&resolver, [](dns::Resolver*) {}),
-                           nullptr};
+                           nullptr, std::move(authority)};
   Report report;
   // The lists' health first: a broken or erring list is skipped, as the daemon would.
   runtime.dnsbl_registry = std::make_shared<checks::DnsblRegistry>();
@@ -160,6 +225,7 @@ Report run_check(dns::Resolver& resolver, const config::Config& config, const dn
                                                     *runtime.dnsbl_registry,
                                                     [](const checks::DnsblRegistry::Note&) {});
   }
+
   session::Session session(runtime, nullptr);
   (void)session.connect("", ip, "");
   if (helo) {
@@ -179,6 +245,7 @@ Report run_check(dns::Resolver& resolver, const config::Config& config, const dn
     report.helo = session.helo_result();
   }
   report.spf = session.spf_results();
+  report.cache_source = session::cache_source(config.resolver);
   const auto edits = session.end_of_message("");
   for (const auto& [name, body] : edits.insert) {
     report.headers.push_back(fmt::format("{}:{}", name, body));
@@ -330,8 +397,9 @@ std::string spf_fix(const checks::Spf& spf, const dns::IpAddress& client) {
 
 namespace {
 
-/// The client, the iprev evidence and the iprev verdict with its generic-name verdict.
-void print_iprev_text(std::ostream& out, const checks::Iprev& iprev) {
+/// The iprev part of the text report: the answers, the result and the authoritative view.
+void print_iprev(std::ostream& out, const Report& report) {
+  const auto& iprev = report.iprev;
   out << fmt::format("Client {}\n\nDNS:\n", iprev.client.to_string());
   for (const auto& answer : iprev.evidence) {
     out << "  " << dns::describe(answer) << "\n";
@@ -347,13 +415,20 @@ void print_iprev_text(std::ostream& out, const checks::Iprev& iprev) {
   } else if (!iprev.ptr.empty()) {
     out << "generic PTR name: no\n";
   }
+  for (const auto& probe : iprev.authority) {
+    out << fmt::format("  authoritative servers ({}): {}\n",
+                       dns::to_string(dns::judge(probe).verdict), dns::describe(probe));
+  }
+  for (const auto& d : diagnose(report)) {
+    if (d.code != "no-ptr") out << fmt::format("  {}: {}\n", d.code, d.summary);
+  }
 }
 
 }  // namespace
 
 void print_text(std::ostream& out, const Report& report) {
   const auto& iprev = report.iprev;
-  print_iprev_text(out, iprev);
+  print_iprev(out, report);
   if (report.helo) {
     const auto& helo = *report.helo;
     out << fmt::format("\nHELO {}:\n", helo.helo);
@@ -443,6 +518,15 @@ void print_json(std::ostream& out, const Report& report) {
           {"fix", iprev_fix(iprev)}}}}},
       {"headers", report.headers},
   };
+  nlohmann::json authority = nlohmann::json::array();
+  for (const auto& probe : iprev.authority) authority.push_back(probe_json(probe));
+  json["checks"]["iprev"]["authority"] = authority;
+  nlohmann::json diagnosis = nlohmann::json::array();
+  for (const auto& d : diagnose(report)) {
+    diagnosis.push_back(
+        {{"code", d.code}, {"party", d.party}, {"summary", d.summary}, {"fix", d.fix}});
+  }
+  json["diagnosis"] = diagnosis;
   if (report.helo) {
     const auto& helo = *report.helo;
     nlohmann::json helo_answers = nlohmann::json::array();

@@ -152,8 +152,8 @@ po::options_description resolver_options() {
   value_option(resolver, "cache-max-negative-ttl", "SECONDS",
                "cap on cached NXDOMAIN/NODATA TTLs (default 300)");
   flag_option(resolver, "confirm-negative",
-              "re-check a negative answer without any cache before it leads to a reject "
-              "(default yes)");
+              "ask the zone's authoritative servers about a negative answer before it leads to "
+              "a reject (default yes)");
   return resolver;
 }
 

@@ -73,7 +73,7 @@ std::string describe(const Answer& answer) {
   }
   if (answer.outcome == Outcome::ok || answer.negative()) {
     line += fmt::format(" (TTL {}, {}", answer.ttl, to_string(answer.security));
-    if (answer.confirmed) line += ", re-checked without cache";
+    if (answer.confirmed) line += ", asked the authoritative servers";
     line += ")";
   }
   return line;

@@ -146,12 +146,14 @@ std::optional<std::uint32_t> collect_records(const ldns_rr_list* section, const 
 
 /// A negative answer's TTL: min(SOA TTL, SOA MINIMUM) of the authority section's SOA (RFC 2308
 /// §5); 0 without one.
-std::uint32_t negative_ttl(const ldns_rr_list* authority) {
+/// Also records the SOA's owner as the answer's zone.
+std::uint32_t negative_ttl(const ldns_rr_list* authority, Answer& answer) {
   std::uint32_t ttl = 0;
   for (std::size_t i = 0; authority != nullptr && i < ldns_rr_list_rr_count(authority); ++i) {
     const auto* rr = ldns_rr_list_rr(authority, i);
     if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA && ldns_rr_rd_count(rr) >= 7) {
       ttl = std::min(ldns_rr_ttl(rr), ldns_rdf2native_int32(ldns_rr_rdf(rr, 6)));
+      answer.zone = dname_to_string(ldns_rr_owner(rr));
     }
   }
   return ttl;
@@ -186,7 +188,7 @@ Answer parse_packet(std::span<const std::uint8_t> wire, std::string_view name, R
   const std::string owner = follow_cnames(section, answer);
   if (rcode == LDNS_RCODE_NXDOMAIN) {
     answer.outcome = Outcome::nxdomain;
-    answer.ttl = negative_ttl(ldns_pkt_authority(pkt.get()));
+    answer.ttl = negative_ttl(ldns_pkt_authority(pkt.get()), answer);
     return answer;
   }
   const auto ttl = collect_records(section, owner, answer);
@@ -197,7 +199,8 @@ Answer parse_packet(std::span<const std::uint8_t> wire, std::string_view name, R
   }
   // NODATA, e.g. only a CNAME chain to a name without the type.
   answer.outcome = Outcome::nodata;
-  answer.ttl = ttl ? *ttl : negative_ttl(ldns_pkt_authority(pkt.get()));
+  const auto soa_ttl = negative_ttl(ldns_pkt_authority(pkt.get()), answer);
+  answer.ttl = ttl ? *ttl : soa_ttl;
   return answer;
 }
 

@@ -149,8 +149,10 @@ Response Session::connect(std::string_view hostname, std::optional<dns::IpAddres
     // The lookups overlap the SMTP dialogue; the verdict waits for them only when needed.
     // Note: the verified PTR names go to the domain lists from the resolver's thread; the
     // session waits for them before it lets the resolver go (~Session).
+    auto options = config::iprev_options(config);
+    options.authority = runtime_.authority.get();
     checks::start_iprev(
-        *runtime_.resolver, *client_, config::iprev_options(config),
+        *runtime_.resolver, *client_, std::move(options),
         [promise, meter = &meter_, ptr_lists, resolver = runtime_.resolver.get(),
          config = runtime_.config, registry = runtime_.dnsbl_registry](checks::Iprev result) {
           meter->iprev(result);
@@ -449,6 +451,10 @@ const std::optional<checks::Iprev>& Session::iprev() {
     const auto limit = runtime_.config->resolver.query_timeout * 4 + std::chrono::seconds(2);
     if (iprev_.wait_for(limit) == std::future_status::ready) {
       iprev_result_ = iprev_.get();
+      for (const auto& line : checks::stale_negative_warnings(
+               *iprev_result_, cache_source(runtime_.config->resolver))) {
+        log(LOG_WARNING, fmt::format("{} {}", client_tag(""), line));
+      }
     } else {
       log(LOG_ERR, fmt::format("{} iprev lookups did not finish within {} ms", client_tag(""),
                                limit.count()));
@@ -460,6 +466,17 @@ const std::optional<checks::Iprev>& Session::iprev() {
     }
   }
   return iprev_result_;
+}
+
+std::string cache_source(const dns::ResolverConfig& resolver) {
+  if (!resolver.forwarders.empty()) {
+    return fmt::format("forwarder {}", fmt::join(resolver.forwarders, ", "));
+  }
+  if (!resolver.unbound_config.empty()) {
+    return fmt::format("the resolver (unbound-config {}: its cache or a forward-zone)",
+                       resolver.unbound_config);
+  }
+  return "the resolver's cache";
 }
 
 std::string Session::client_tag(std::string_view queue_id) const {

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "rdns/checks/iprev.h"
+#include "rdns/dns/authority_probe.h"
 #include "rdns/dns/unbound_resolver.h"
 #include "testutil/dns_fixture.h"
 
@@ -49,10 +50,15 @@ std::string explain(const Iprev& iprev) {
 class IprevTest : public ::testing::Test {
  protected:
   Iprev check(std::string_view address, IprevOptions options = {}) {
-    return check_iprev(resolver_, ip(address), options);
+    if (options.authority == nullptr) options.authority = probe_.get();
+    return check_iprev(*resolver_, ip(address), options);
   }
 
-  UnboundResolver resolver_{fixture_resolver_config()};
+  std::shared_ptr<UnboundResolver> resolver_ =
+      std::make_shared<UnboundResolver>(fixture_resolver_config());
+  /// The production probe: the fixture's stub zones name the authoritative server.
+  std::shared_ptr<dns::AuthorityProbe> probe_ =
+      dns::make_authority_probe(resolver_, fixture_resolver_config().unbound_config);
 };
 
 TEST_F(IprevTest, PassesForwardConfirmedIpv4) {
@@ -138,7 +144,7 @@ TEST_F(IprevTest, NxdomainIsNoPtrAfterConfirmation) {
   EXPECT_EQ(r.reason, IprevReason::no_ptr);
   EXPECT_THAT(r.ptr, IsEmpty());
   EXPECT_THAT(r.verified, IsEmpty());
-  // confirm_no_ptr is on by default: the negative answer was re-checked past the cache.
+  // confirm_no_ptr is on by default: the authoritative server confirmed the negative answer.
   EXPECT_THAT(r.evidence, Contains(Field(&Answer::confirmed, true))) << explain(r);
 }
 
@@ -220,7 +226,7 @@ TEST_F(IprevTest, ConcurrentChecksFromSeveralThreads) {
     workers.emplace_back([&] {
       for (int i = 0; i < rounds; ++i) {
         for (const auto& [address, result] : expected) {
-          start_iprev(resolver_, ip(address), {},
+          start_iprev(*resolver_, ip(address), IprevOptions{.authority = probe_.get()},
                       [&, address = address, result = result](const Iprev& r) {
                         const std::lock_guard lock(mutex);
                         if (r.result != result) errors.push_back(address + ": " + explain(r));

@@ -286,4 +286,70 @@ void FakeResolver::release_all_concurrently(unsigned threads) {
   }
 }
 
+dns::ServerAnswer server_answer(std::string address, dns::Answer answer, bool aa) {
+  dns::ServerAnswer server;
+  server.ns_name = "ns.fake.test";
+  server.address = std::move(address);
+  server.responded = true;
+  server.rcode = answer.outcome == dns::Outcome::nxdomain ? 3 : answer.temporary_failure() ? 2 : 0;
+  server.aa = aa;
+  server.answer = std::move(answer);
+  server.latency = std::chrono::milliseconds(1);
+  return server;
+}
+
+dns::ServerAnswer silent_server(std::string address) {
+  dns::ServerAnswer server;
+  server.ns_name = "ns.fake.test";
+  server.address = std::move(address);
+  server.failure = "timeout";
+  return server;
+}
+
+dns::ProbeResult probe_result(std::string_view name, dns::RrType type, std::string zone,
+                              std::vector<dns::ServerAnswer> servers) {
+  dns::ProbeResult result;
+  result.name = dns::normalize_name(name);
+  result.type = type;
+  dns::ZoneProbe step;
+  step.name = result.name;
+  step.type = type;
+  step.zone = std::move(zone);
+  step.servers = std::move(servers);
+  result.steps.push_back(std::move(step));
+  return result;
+}
+
+void FakeAuthorityProbe::probe_async(const std::string& name, dns::RrType type, Callback done) {
+  std::optional<dns::ProbeResult> canned;
+  {
+    const std::lock_guard lock(mutex_);
+    ++probes_;
+    if (const auto it = results_.find({dns::normalize_name(name), type}); it != results_.end()) {
+      canned = it->second;
+    }
+  }
+  if (canned) {
+    done(std::move(*canned));
+    return;
+  }
+  resolver_.resolve_async(
+      name, type, {.bypass_cache = true}, [name, type, done = std::move(done)](dns::Answer answer) {
+        auto server = answer.temporary_failure() ? silent_server("192.0.2.53")
+                                                 : server_answer("192.0.2.53", answer);
+        done(probe_result(name, type, "fake.test", {std::move(server)}));
+      });
+}
+
+void FakeAuthorityProbe::set_result(dns::ProbeResult result) {
+  const std::lock_guard lock(mutex_);
+  auto key = std::pair{result.name, result.type};
+  results_.insert_or_assign(std::move(key), std::move(result));
+}
+
+std::size_t FakeAuthorityProbe::probes() const {
+  const std::lock_guard lock(mutex_);
+  return probes_;
+}
+
 }  // namespace rdns::testutil

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "rdns/dns/answer.h"
+#include "rdns/dns/authority_probe.h"
 #include "rdns/dns/ip_address.h"
 #include "rdns/dns/resolver.h"
 
@@ -136,5 +137,36 @@ class FakeResolver final : public dns::Resolver {
   std::vector<dns::Answer> answers_;
   std::vector<Pending> pending_;
 };
+
+/// Fake authority probe over a FakeResolver: each probe is one bypass_cache query (the fake's
+/// authoritative table, then its normal one), given as one zone "fake.test" with one server
+/// "ns.fake.test" 192.0.2.53 that answers with AA (a temporary failure: it did not respond).
+/// A result set with set_result is returned instead, as given. Thread-safe.
+class FakeAuthorityProbe final : public dns::AuthorityProbe {
+ public:
+  explicit FakeAuthorityProbe(FakeResolver& resolver) : resolver_(resolver) {}
+
+  void probe_async(const std::string& name, dns::RrType type, Callback done) override;
+  /// A canned result for (name, type), replacing the resolver-backed one.
+  void set_result(dns::ProbeResult result);
+  /// How many probes were asked.
+  [[nodiscard]] std::size_t probes() const;
+
+ private:
+  FakeResolver& resolver_;
+  mutable std::mutex mutex_;
+  std::map<std::pair<std::string, dns::RrType>, dns::ProbeResult> results_;  // by mutex_
+  std::size_t probes_ = 0;                                                   // by mutex_
+};
+
+/// One authoritative server's answer for a canned ProbeResult.
+[[nodiscard]] dns::ServerAnswer server_answer(std::string address, dns::Answer answer,
+                                              bool aa = true);
+/// A server that did not respond ("timeout").
+[[nodiscard]] dns::ServerAnswer silent_server(std::string address);
+/// A one-step ProbeResult for `name`/`type` in `zone` with `servers`.
+[[nodiscard]] dns::ProbeResult probe_result(std::string_view name, dns::RrType type,
+                                            std::string zone,
+                                            std::vector<dns::ServerAnswer> servers);
 
 }  // namespace rdns::testutil

@@ -9,6 +9,7 @@
 
 #include "rdns/checks/generic_ptr.h"
 #include "rdns/dns/answer.h"
+#include "rdns/dns/authority_probe.h"
 #include "rdns/dns/ip_address.h"
 #include "rdns/dns/resolver.h"
 
@@ -31,10 +32,13 @@ enum class IprevReason : std::uint8_t {
 };
 
 struct IprevOptions {
-  /// Re-check a negative PTR answer without the negative cache before reporting no-ptr.
+  /// Ask the authoritative servers (through `authority`) before reporting no-ptr.
   bool confirm_no_ptr = true;
-  /// Re-check negative forward answers before reporting no-forward-match.
+  /// Ask the authoritative servers about negative forward answers before no-forward-match.
   bool confirm_no_forward_match = false;
+  /// The probe the confirmations use; must outlive the run. Without one, a negative answer
+  /// that asks for confirmation stays unconfirmed (temperror), never fail.
+  dns::AuthorityProbe* authority = nullptr;
   /// At most this many PTR names are forward-confirmed (RFC 8601 §3 suggests a limit).
   std::size_t max_names = 10;
   /// Keywords of generic (address-pool) PTR names, lower-case (option generic-ptr-keywords);
@@ -57,6 +61,8 @@ struct Iprev {
   std::vector<dns::Answer> evidence;  ///< every DNS answer used, in the order asked
   /// Whether the names look like an address pool's generic names (see generic_ptr_of).
   GenericPtr generic;
+  /// What the authoritative servers said, one probe per confirmation, in the order asked.
+  std::vector<dns::ProbeResult> authority;
 
   bool operator==(const Iprev&) const = default;
 };
@@ -76,9 +82,9 @@ struct Iprev {
 [[nodiscard]] std::vector<std::string> ptr_names_to_confirm(const dns::Answer& ptr,
                                                             std::size_t max_names);
 
-/// How many negative answers (NXDOMAIN, NODATA) in `iprev.evidence` the cache-bypassing
-/// re-check of the same name and type contradicted with records: a stale negative cache entry
-/// that confirm-negative kept from becoming a reject.
+/// How many negative answers (NXDOMAIN, NODATA) in `iprev.evidence` the authoritative servers
+/// (the confirmed answer of the same name and type) contradicted with records: a stale negative
+/// cache entry that confirm-negative kept from becoming a reject.
 [[nodiscard]] std::size_t contradicted_negatives(const Iprev& iprev);
 
 /// The generic-name verdict for `iprev`: for a pass, generic when every verified name is (a
@@ -87,6 +93,12 @@ struct Iprev {
 /// no policy rule looks at it); otherwise not generic.
 [[nodiscard]] GenericPtr generic_ptr_of(const Iprev& iprev,
                                         const std::vector<std::string>& keywords);
+/// One sentence per contradicted negative answer in `iprev.evidence`, naming `source` (where
+/// the cached answer came from: "forwarder 192.0.2.53", "the resolver's cache"): "forwarder
+/// 192.0.2.53 answered NXDOMAIN for X but its authoritative servers publish PTR Y: a stale
+/// negative cache at the forwarder".
+[[nodiscard]] std::vector<std::string> stale_negative_warnings(const Iprev& iprev,
+                                                               std::string_view source);
 
 /// Runs the check asynchronously: PTR, optional confirmation, forward lookups in parallel.
 /// `done` runs exactly once, on whichever thread delivers the last answer.

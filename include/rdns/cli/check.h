@@ -2,12 +2,14 @@
 /// `rdns-milter --check IP`: run the engine once and print evidence, verdict and fix.
 
 #include <iosfwd>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "rdns/checks/iprev.h"
 #include "rdns/config/config.h"
+#include "rdns/dns/authority_probe.h"
 #include "rdns/dns/resolver.h"
 #include "rdns/policy/policy.h"
 
@@ -24,14 +26,17 @@ struct Report {
   bool domain_lists = false;                    ///< rhsbl-sites set: JSON checks.rhsbl
   policy::Verdict verdict;
   std::vector<std::string> headers;  ///< "Authentication-Results: ..." lines
+  std::string cache_source;          ///< where cached answers come from ("forwarder ...")
 };
 
 /// Runs the checks for `ip` with `config` over `resolver`, as the daemon would for a client
-/// connecting from `ip` (exemptions included).
+/// connecting from `ip` (exemptions included). `authority` confirms negative answers (null:
+/// they stay unconfirmed).
 [[nodiscard]] Report run_check(dns::Resolver& resolver, const config::Config& config,
                                const dns::IpAddress& ip,
                                const std::optional<std::string>& helo = std::nullopt,
-                               const std::optional<std::string>& mail_from = std::nullopt);
+                               const std::optional<std::string>& mail_from = std::nullopt,
+                               std::shared_ptr<dns::AuthorityProbe> authority = nullptr);
 
 /// Plain-words advice for an iprev result; empty for pass.
 [[nodiscard]] std::string iprev_fix(const checks::Iprev& iprev);
@@ -41,6 +46,18 @@ struct Report {
 
 /// Plain-words advice for an SPF result; empty when there is nothing to fix.
 [[nodiscard]] std::string spf_fix(const checks::Spf& spf, const dns::IpAddress& client);
+
+/// One finding of --check, for the JSON "diagnosis" array.
+struct Diagnosis {
+  std::string code;   ///< "no-ptr", "stale-negative-cache", "servers-disagree", ...
+  std::string party;  ///< "sender-isp", "sender-domain" or "receiver"
+  std::string summary;
+  std::string fix;
+  bool operator==(const Diagnosis&) const = default;
+};
+
+/// What the report says is wrong and whose side must act; empty when all is well.
+[[nodiscard]] std::vector<Diagnosis> diagnose(const Report& report);
 
 /// Human-readable report.
 void print_text(std::ostream& out, const Report& report);

@@ -56,6 +56,9 @@ struct Answer {
   std::vector<IpAddress> addresses;      ///< A, AAAA
   std::vector<std::string> texts;        ///< TXT/SPF, character-strings joined
   std::vector<MxRecord> mx;              ///< MX
+  /// Negative answers: the owner of the SOA in the authority section (the zone that holds
+  /// the name); set by parse_packet, empty when the packet had none.
+  std::string zone;
   /// Came from a cache-bypassing re-check (QueryOptions::bypass_cache); set by the resolver.
   bool confirmed = false;
 

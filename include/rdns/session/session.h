@@ -47,10 +47,17 @@ struct Runtime {
   std::shared_ptr<const config::Config> config;
   std::shared_ptr<dns::Resolver> resolver;
   std::shared_ptr<metrics::MilterMetrics> metrics;  ///< null: nothing is counted
+  /// Asks authoritative servers before a negative answer rejects (confirm-negative); null:
+  /// such negatives stay unconfirmed (tempfail).
+  std::shared_ptr<dns::AuthorityProbe> authority{};
   /// Paused and broken DNS lists, shared by every connection and kept across reloads; null:
   /// no pauses (every list is asked).
   std::shared_ptr<checks::DnsblRegistry> dnsbl_registry{};
 };
+
+/// Where a cached answer came from, for the stale-negative warning: "forwarder 192.0.2.53",
+/// "the resolver's cache".
+[[nodiscard]] std::string cache_source(const dns::ResolverConfig& resolver);
 
 /// One SMTP connection. Methods are called from one thread at a time (the MTA's connection
 /// thread); DNS answers arrive on the resolver's thread.

@@ -36,6 +36,7 @@ using ::testing::UnorderedElementsAreArray;
 using testutil::a_answer;
 using testutil::aaaa_answer;
 using testutil::failure_answer;
+using testutil::FakeAuthorityProbe;
 using testutil::FakeResolver;
 using testutil::ip;
 using testutil::ptr_answer;
@@ -83,7 +84,15 @@ class Done {
   std::optional<Iprev> result_;
 };
 
+/// `options` with a FakeAuthorityProbe over `dns` when it has no probe.
+IprevOptions with_probe(IprevOptions options, FakeAuthorityProbe& probe) {
+  if (options.authority == nullptr) options.authority = &probe;
+  return options;
+}
+
 Iprev run_iprev(FakeResolver& dns, std::string_view client, IprevOptions options = {}) {
+  FakeAuthorityProbe probe(dns);
+  options = with_probe(options, probe);
   Done done;
   start_iprev(dns, ip(client), options, done.callback());
   return done.wait();
@@ -311,7 +320,11 @@ TEST_P(NoPtrTest, ConfirmationServfailIsUnconfirmedTemperror) {
   EXPECT_EQ(r.reason, IprevReason::unconfirmed);
   EXPECT_THAT(dns_.queries(),
               ElementsAre(Query{kRev4, RrType::ptr, false}, Query{kRev4, RrType::ptr, true}));
-  EXPECT_EQ(r.evidence, dns_.answers());
+  ASSERT_EQ(r.evidence.size(), 2U);
+  EXPECT_EQ(r.evidence[0], dns_.answers()[0]);
+  EXPECT_TRUE(r.evidence[1].confirmed);
+  EXPECT_EQ(r.evidence[1].outcome, Outcome::servfail);
+  EXPECT_THAT(r.evidence[1].error, ::testing::HasSubstr("no authoritative answer"));
 }
 
 TEST_P(NoPtrTest, ConfirmationTimeoutIsUnconfirmedTemperror) {
@@ -326,6 +339,93 @@ INSTANTIATE_TEST_SUITE_P(Negative, NoPtrTest, ::testing::Values(Outcome::nxdomai
                          [](const auto& info) {
                            return info.param == Outcome::nxdomain ? "nxdomain" : "nodata";
                          });
+
+// ---- confirmation through the authority probe (canned results) -------------------------------
+
+class AuthorityTest : public IprevTest {
+ protected:
+  Iprev run_iprev_without_probe() {
+    Done done;
+    start_iprev(dns_, ip(kIp4), {}, done.callback());
+    return done.wait();
+  }
+
+  AuthorityTest() { dns_.add(failure_answer(kRev4, RrType::ptr, Outcome::nxdomain)); }
+
+  Iprev run_with(dns::ProbeResult result) {
+    probe_.set_result(std::move(result));
+    IprevOptions options;
+    options.authority = &probe_;
+    return run(kIp4, options);
+  }
+
+  FakeAuthorityProbe probe_{dns_};
+};
+
+TEST_F(AuthorityTest, StaleNegativeContradictedGoesOnWithTheAuthoritativeData) {
+  dns_.add(a_answer(kHost, {kIp4}));
+  const auto r = run_with(
+      testutil::probe_result(kRev4, RrType::ptr, "2.0.192.in-addr.arpa",
+                             {testutil::server_answer("192.0.2.53", ptr_answer(kRev4, {kHost}))}));
+  EXPECT_EQ(r.result, IprevResult::pass);
+  EXPECT_EQ(r.reason, IprevReason::forward_confirmed);
+  EXPECT_THAT(r.verified, ElementsAre(kHost));
+  ASSERT_EQ(r.authority.size(), 1U);
+  EXPECT_EQ(r.authority[0].steps.at(0).zone, "2.0.192.in-addr.arpa");
+  EXPECT_EQ(contradicted_negatives(r), 1U);
+  EXPECT_THAT(stale_negative_warnings(r, "forwarder 192.0.2.53"),
+              ElementsAre("forwarder 192.0.2.53 answered NXDOMAIN for 7.2.0.192.in-addr.arpa but "
+                          "its authoritative servers publish PTR mail.example.com: a stale "
+                          "negative cache at the forwarder"));
+  EXPECT_THAT(stale_negative_warnings(r, "the resolver's cache"),
+              ElementsAre(::testing::EndsWith("a stale negative cache in the resolver")));
+}
+
+TEST_F(AuthorityTest, AllAuthoritativeNegativeIsNoPtr) {
+  const auto r = run_with(testutil::probe_result(
+      kRev4, RrType::ptr, "2.0.192.in-addr.arpa",
+      {testutil::server_answer("192.0.2.53", failure_answer(kRev4, RrType::ptr, Outcome::nxdomain)),
+       testutil::server_answer("192.0.2.54", failure_answer(kRev4, RrType::ptr, Outcome::nxdomain)),
+       testutil::silent_server("192.0.2.55")}));
+  EXPECT_EQ(r.result, IprevResult::fail);
+  EXPECT_EQ(r.reason, IprevReason::no_ptr);
+  EXPECT_THAT(stale_negative_warnings(r, "x"), IsEmpty());
+}
+
+TEST_F(AuthorityTest, UnreachableServersAreUnconfirmedTemperror) {
+  const auto r = run_with(testutil::probe_result(
+      kRev4, RrType::ptr, "2.0.192.in-addr.arpa",
+      {testutil::silent_server("192.0.2.53"), testutil::silent_server("192.0.2.54")}));
+  EXPECT_EQ(r.result, IprevResult::temperror);
+  EXPECT_EQ(r.reason, IprevReason::unconfirmed);
+}
+
+TEST_F(AuthorityTest, OnlyNonAuthoritativeNegativesAreUnconfirmed) {
+  // A lame server (no AA) answering NXDOMAIN proves nothing.
+  const auto r = run_with(testutil::probe_result(
+      kRev4, RrType::ptr, "2.0.192.in-addr.arpa",
+      {testutil::server_answer("192.0.2.53", failure_answer(kRev4, RrType::ptr, Outcome::nxdomain),
+                               false)}));
+  EXPECT_EQ(r.result, IprevResult::temperror);
+  EXPECT_EQ(r.reason, IprevReason::unconfirmed);
+}
+
+TEST_F(AuthorityTest, ServersThatDisagreeGoOnWithTheRecord) {
+  dns_.add(a_answer(kHost, {kIp4}));
+  const auto r = run_with(testutil::probe_result(
+      kRev4, RrType::ptr, "2.0.192.in-addr.arpa",
+      {testutil::server_answer("192.0.2.53", failure_answer(kRev4, RrType::ptr, Outcome::nxdomain)),
+       testutil::server_answer("192.0.2.54", ptr_answer(kRev4, {kHost}))}));
+  EXPECT_EQ(r.result, IprevResult::pass);
+  EXPECT_THAT(r.verified, ElementsAre(kHost));
+  EXPECT_TRUE(dns::judge(r.authority.at(0)).servers_disagree);
+}
+
+TEST_F(AuthorityTest, WithoutAProbeANegativeStaysUnconfirmed) {
+  const auto r = run_iprev_without_probe();
+  EXPECT_EQ(r.result, IprevResult::temperror);
+  EXPECT_EQ(r.reason, IprevReason::unconfirmed);
+}
 
 // ---- fail / no-forward-match --------------------------------------------------------------
 
@@ -595,8 +695,9 @@ TEST_P(DeferredIprevTest, SameResultWhateverTheOrderAndThread) {
     FakeResolver deferred;
     GetParam().scenario(deferred);
     deferred.set_deferred(true);
+    FakeAuthorityProbe probe(deferred);
     Done done;
-    start_iprev(deferred, ip(kIp4), {}, done.callback());
+    start_iprev(deferred, ip(kIp4), with_probe({}, probe), done.callback());
     EXPECT_EQ(done.calls(), 0) << "no answer released yet";
     EXPECT_EQ(deferred.pending(), 1U) << "only the PTR query can be in flight";
     switch (GetParam().release) {
@@ -634,8 +735,9 @@ TEST(DeferredIprev, DoneWaitsForTheLastAnswerEvenAfterAMatch) {
   FakeResolver dns;
   mixed_pass(dns);
   dns.set_deferred(true);
+  FakeAuthorityProbe probe(dns);
   Done done;
-  start_iprev(dns, ip(kIp4), {}, done.callback());
+  start_iprev(dns, ip(kIp4), with_probe({}, probe), done.callback());
   ASSERT_TRUE(dns.release_first());  // the PTR
   ASSERT_EQ(dns.pending(), 4U);
   // Release the matching answers first, then all but one of the rest.
@@ -657,8 +759,9 @@ TEST(DeferredIprev, EvidenceIsInTheOrderAskedNotTheOrderAnswered) {
   FakeResolver dns;
   mixed_pass(dns);
   dns.set_deferred(true);
+  FakeAuthorityProbe probe(dns);
   Done done;
-  start_iprev(dns, ip(kIp4), {}, done.callback());
+  start_iprev(dns, ip(kIp4), with_probe({}, probe), done.callback());
   dns.release_all_reversed();
   const auto r = done.wait();
   EXPECT_EQ(r.evidence, dns.answers());
@@ -680,7 +783,8 @@ TEST(CheckIprev, BlockingHelperWorksWithAnswersFromAnotherThread) {
       }
     }
   });
-  const auto got = check_iprev(dns, ip(kIp4));
+  FakeAuthorityProbe probe(dns);
+  const auto got = check_iprev(dns, ip(kIp4), with_probe({}, probe));
   stop = true;
   deliverer.join();
   EXPECT_EQ(got, expected);
@@ -690,7 +794,8 @@ TEST(CheckIprev, BlockingHelperWithImmediateAnswers) {
   FakeResolver dns;
   dns.add(ptr_answer(kRev4, {kHost}));
   dns.add(a_answer(kHost, {kIp4}));
-  const auto r = check_iprev(dns, ip(kIp4));
+  FakeAuthorityProbe probe(dns);
+  const auto r = check_iprev(dns, ip(kIp4), with_probe({}, probe));
   EXPECT_EQ(r.result, IprevResult::pass);
   EXPECT_EQ(r.evidence, dns.answers());
 }

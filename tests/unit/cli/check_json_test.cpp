@@ -56,7 +56,8 @@ class CheckJsonTest : public ::testing::Test {
   json check(const char* client, const std::optional<std::string>& helo = std::nullopt,
              const std::optional<std::string>& mail_from = std::nullopt) {
     std::ostringstream out;
-    print_json(out, run_check(resolver_, config_, ip(client), helo, mail_from));
+    print_json(out, run_check(resolver_, config_, ip(client), helo, mail_from,
+                              std::make_shared<testutil::FakeAuthorityProbe>(resolver_)));
     return json::parse(out.str());
   }
 
@@ -69,7 +70,7 @@ const Keys answer_keys{"name",   "type", "outcome",     "ttl",
 
 TEST_F(CheckJsonTest, EveryKeyOfAFullReport) {
   const json report = check("192.0.2.7", "mail.sender.zz", "someone@example.com");
-  EXPECT_EQ(keys_of(report), (Keys{"ip", "action", "reply", "checks", "headers"}))
+  EXPECT_EQ(keys_of(report), (Keys{"ip", "action", "reply", "checks", "headers", "diagnosis"}))
       << report.dump(2);
   EXPECT_EQ(report.at("ip"), "192.0.2.7");
   EXPECT_EQ(report.at("action"), "accept");
@@ -78,7 +79,8 @@ TEST_F(CheckJsonTest, EveryKeyOfAFullReport) {
 
   const json& iprev = report.at("checks").at("iprev");
   EXPECT_EQ(keys_of(iprev),
-            (Keys{"result", "reason", "ptr", "verified", "dnssec", "generic", "answers", "fix"}));
+            (Keys{"result", "reason", "ptr", "verified", "dnssec", "generic", "answers", "authority",
+                  "fix"}));
   EXPECT_EQ(iprev.at("generic"), (json{{"generic", false}, {"reason", ""}}));
   EXPECT_EQ(iprev.at("result"), "pass");
   EXPECT_EQ(iprev.at("reason"), "forward-confirmed");
@@ -140,7 +142,7 @@ TEST_F(CheckJsonTest, EveryKeyOfAFullReport) {
 
 TEST_F(CheckJsonTest, IprevAloneHasOnlyTheIprevCheck) {
   const json report = check("192.0.2.7");
-  EXPECT_EQ(keys_of(report), (Keys{"ip", "action", "reply", "checks", "headers"}));
+  EXPECT_EQ(keys_of(report), (Keys{"ip", "action", "reply", "checks", "headers", "diagnosis"}));
   EXPECT_EQ(keys_of(report.at("checks")), (Keys{"iprev"}));
   EXPECT_EQ(report.at("headers"), json::array({"Authentication-Results: mx.example.org; iprev=pass "
                                                "smtp.remote-ip=192.0.2.7 (mail.example.com)"}));
@@ -186,8 +188,8 @@ TEST_F(CheckJsonTest, ExemptClientShowsExemptionAndWantedAction) {
       failure_answer("12.2.0.192.in-addr.arpa", dns::RrType::ptr, dns::Outcome::nxdomain));
   config_.policy.exemptions.trusted_networks = {*dns::Network::parse("192.0.2.0/24")};
   const json report = check("192.0.2.12");
-  EXPECT_EQ(keys_of(report),
-            (Keys{"ip", "action", "reply", "checks", "headers", "exemption", "wanted"}))
+  EXPECT_EQ(keys_of(report), (Keys{"ip", "action", "reply", "checks", "headers", "diagnosis",
+                                   "exemption", "wanted"}))
       << report.dump(2);
   EXPECT_EQ(report.at("action"), "tag");
   EXPECT_EQ(report.at("wanted"), "reject");
@@ -234,6 +236,40 @@ TEST_F(CheckJsonTest, InvalidHeloAddsTheSyntaxError) {
   EXPECT_EQ(helo.at("result"), "fail");
   EXPECT_EQ(helo.at("reason"), "syntax");
   EXPECT_EQ(helo.at("syntax_error"), "an underscore (not allowed in host names)");
+}
+
+TEST_F(CheckJsonTest, StaleNegativeCacheIsDiagnosedWithTheAuthoritativeEvidence) {
+  resolver_.add(failure_answer("9.2.0.192.in-addr.arpa", dns::RrType::ptr, dns::Outcome::nxdomain));
+  resolver_.add_authoritative(ptr_answer("9.2.0.192.in-addr.arpa", {"late.example.com"}));
+  resolver_.add(a_answer("late.example.com", {"192.0.2.9"}));
+  config_.resolver.forwarders = {"192.0.2.53"};
+  const json report = check("192.0.2.9");
+  EXPECT_EQ(report.at("checks").at("iprev").at("result"), "pass") << report.dump(2);
+  const json& authority = report.at("checks").at("iprev").at("authority");
+  ASSERT_EQ(authority.size(), 1U) << report.dump(2);
+  EXPECT_EQ(authority[0].at("verdict"), "has-record");
+  const json& server = authority[0].at("steps").at(0).at("servers").at(0);
+  EXPECT_EQ(server.at("aa"), true);
+  EXPECT_EQ(server.at("address"), "192.0.2.53");
+  const json& diagnosis = report.at("diagnosis");
+  ASSERT_EQ(diagnosis.size(), 1U) << report.dump(2);
+  EXPECT_EQ(diagnosis[0].at("code"), "stale-negative-cache");
+  EXPECT_EQ(diagnosis[0].at("party"), "receiver");
+  EXPECT_EQ(diagnosis[0].at("summary"),
+            "forwarder 192.0.2.53 answered NXDOMAIN for 9.2.0.192.in-addr.arpa but its "
+            "authoritative servers publish PTR late.example.com: a stale negative cache at the "
+            "forwarder");
+}
+
+TEST_F(CheckJsonTest, ConfirmedNoPtrIsDiagnosedForTheSendersIsp) {
+  resolver_.add(
+      failure_answer("12.2.0.192.in-addr.arpa", dns::RrType::ptr, dns::Outcome::nxdomain));
+  const json report = check("192.0.2.12");
+  const json& diagnosis = report.at("diagnosis");
+  ASSERT_EQ(diagnosis.size(), 1U) << report.dump(2);
+  EXPECT_EQ(diagnosis[0].at("code"), "no-ptr");
+  EXPECT_EQ(diagnosis[0].at("party"), "sender-isp");
+  EXPECT_EQ(report.at("action"), "reject");
 }
 
 }  // namespace

@@ -67,7 +67,7 @@ class MilterMetricsTest : public ::testing::Test {
   std::unique_ptr<session::Session> make() {
     return std::make_unique<session::Session>(
         session::Runtime{std::make_shared<const config::Config>(config_), metered(fake_, metrics_),
-                         metrics_},
+                         metrics_, std::make_shared<testutil::FakeAuthorityProbe>(*fake_)},
         nullptr);
   }
 
@@ -134,10 +134,11 @@ TEST_F(MilterMetricsTest, NoPtrConnectionIsOneRejectOneIprevFailAndItsQueries) {
   EXPECT_EQ(sum_of(s, "rdns_milter_results_total{check=\"iprev\""), 1);
   EXPECT_EQ(sum_of(s, "rdns_milter_results_total{check=\"helo\""), 1);
   EXPECT_EQ(sum_of(s, "rdns_milter_results_total{check=\"spf\""), 1);
-  // The NXDOMAIN and its re-check without cache (confirm before reject): not contradicted.
-  EXPECT_EQ(s.at("rdns_milter_dns_queries_total{type=\"PTR\",outcome=\"nxdomain\"}"), 2);
+  // The NXDOMAIN, confirmed by the authority probe (its questions to the zone's servers are
+  // not resolver queries): not contradicted.
+  EXPECT_EQ(s.at("rdns_milter_dns_queries_total{type=\"PTR\",outcome=\"nxdomain\"}"), 1);
   EXPECT_EQ(s.at("rdns_milter_stale_negative_total"), 0);
-  const auto asked = static_cast<double>(fake_->queries().size());
+  const auto asked = static_cast<double>(fake_->queries().size() - fake_->bypass_count());
   EXPECT_EQ(sum_of(s, "rdns_milter_dns_queries_total"), asked);
   EXPECT_EQ(s.at("rdns_milter_dns_query_seconds_count"), asked);
   EXPECT_EQ(s.at("rdns_milter_dns_query_seconds_bucket{le=\"+Inf\"}"), asked);
@@ -173,7 +174,8 @@ TEST_F(MilterMetricsTest, NegativeContradictedByTheRecheckIsAStaleNegative) {
   EXPECT_EQ(s.at("rdns_milter_stale_negative_total"), 1);
   EXPECT_EQ(s.at("rdns_milter_results_total{check=\"iprev\",result=\"pass\"}"), 1);
   EXPECT_EQ(s.at("rdns_milter_dns_queries_total{type=\"PTR\",outcome=\"nxdomain\"}"), 1);
-  EXPECT_EQ(s.at("rdns_milter_dns_queries_total{type=\"PTR\",outcome=\"ok\"}"), 1);
+  // The PTR came from the authoritative server, asked directly, not through the resolver.
+  EXPECT_EQ(s.at("rdns_milter_dns_queries_total{type=\"PTR\",outcome=\"ok\"}"), 0);
 }
 
 TEST_F(MilterMetricsTest, ContradictedNegativesCountsOnlyRecordsAfterANegative) {

@@ -38,7 +38,7 @@ class SessionTest : public ::testing::Test {
 
   std::unique_ptr<Session> make() {
     return std::make_unique<Session>(
-        Runtime{std::make_shared<const config::Config>(config_), resolver_, nullptr},
+        Runtime{std::make_shared<const config::Config>(config_), resolver_, nullptr, probe_},
         [this](int priority, const std::string& line) {
           const std::lock_guard lock(log_mutex_);
           log_.emplace_back(priority, line);
@@ -53,6 +53,8 @@ class SessionTest : public ::testing::Test {
   }
 
   std::shared_ptr<FakeResolver> resolver_;
+  std::shared_ptr<testutil::FakeAuthorityProbe> probe_ =
+      std::make_shared<testutil::FakeAuthorityProbe>(*resolver_);
   config::Config config_ = config::defaults();  ///< trusts 127.0.0.0/8, confirms no-ptr
   std::mutex log_mutex_;
   std::vector<std::pair<int, std::string>> log_;
