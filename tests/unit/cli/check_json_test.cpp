@@ -78,9 +78,8 @@ TEST_F(CheckJsonTest, EveryKeyOfAFullReport) {
   EXPECT_EQ(keys_of(report.at("checks")), (Keys{"iprev", "helo", "spf", "spf_helo"}));
 
   const json& iprev = report.at("checks").at("iprev");
-  EXPECT_EQ(keys_of(iprev),
-            (Keys{"result", "reason", "ptr", "verified", "dnssec", "generic", "answers", "authority",
-                  "fix"}));
+  EXPECT_EQ(keys_of(iprev), (Keys{"result", "reason", "ptr", "verified", "dnssec", "generic",
+                                  "answers", "authority", "fix"}));
   EXPECT_EQ(iprev.at("generic"), (json{{"generic", false}, {"reason", ""}}));
   EXPECT_EQ(iprev.at("result"), "pass");
   EXPECT_EQ(iprev.at("reason"), "forward-confirmed");
