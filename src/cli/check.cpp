@@ -497,6 +497,76 @@ void print_text(std::ostream& out, const Report& report) {
   }
 }
 
+namespace {
+
+/// checks.helo, when there was a HELO.
+void add_helo_json(nlohmann::json& json, const Report& report) {
+  const auto& iprev = report.iprev;
+  if (report.helo) {
+    const auto& helo = *report.helo;
+    nlohmann::json helo_answers = nlohmann::json::array();
+    for (const auto& answer : helo.evidence) helo_answers.push_back(answer_json(answer));
+    std::vector<std::string> addresses;
+    for (const auto& address : helo.addresses) addresses.push_back(address.to_string());
+    json["checks"]["helo"] = {
+        {"result", checks::to_string(helo.result)},
+        {"reason", checks::to_string(helo.reason)},
+        {"helo", helo.helo},
+        {"addresses", addresses},
+        {"matched_by_ptr", helo.matched_by_ptr},
+        {"answers", helo_answers},
+        {"fix", helo_fix(helo, iprev)},
+    };
+    if (!helo.parsed.error.empty()) json["checks"]["helo"]["syntax_error"] = helo.parsed.error;
+  }
+}
+
+/// checks.spf and checks.spf_helo.
+void add_spf_json(nlohmann::json& json, const Report& report) {
+  const auto& iprev = report.iprev;
+  const auto optional_text = [](const std::string& text) {
+    return text.empty() ? nlohmann::json(nullptr) : nlohmann::json(text);
+  };
+  for (const auto& spf : report.spf) {
+    if (spf.identity != checks::SpfIdentity::mailfrom) {
+      json["checks"]["spf_helo"] = {{"result", checks::to_string(spf.result)},
+                                    {"domain", spf.domain}};
+      continue;
+    }
+    nlohmann::json spf_answers = nlohmann::json::array();
+    for (const auto& answer : spf.evidence) spf_answers.push_back(answer_json(answer));
+    json["checks"]["spf"] = {
+        {"result", checks::to_string(spf.result)},
+        {"identity", checks::to_string(spf.identity)},
+        {"domain", spf.domain},
+        {"sender", spf.sender},
+        {"record", optional_text(spf.record)},
+        {"mechanism", optional_text(spf.mechanism)},
+        {"explanation", optional_text(spf.explanation)},
+        {"problem", optional_text(spf.problem)},
+        {"answers", spf_answers},
+        {"steps", spf.steps},
+        {"fix", spf_fix(spf, iprev.client)},
+    };
+  }
+}
+
+/// checks.dnsbl, checks.rhsbl and dnsbl_health, with DNS lists.
+void add_dnsbl_json(nlohmann::json& json, const Report& report) {
+  if (report.dnsbl) {
+    if (report.client_lists) json["checks"]["dnsbl"] = dnsbl_json(*report.dnsbl, false);
+    if (report.domain_lists) json["checks"]["rhsbl"] = dnsbl_json(*report.dnsbl, true);
+    nlohmann::json health = nlohmann::json::array();
+    for (const auto& list : report.list_health) {
+      health.push_back(
+          {{"zone", list.zone}, {"state", checks::to_string(list.state)}, {"reason", list.reason}});
+    }
+    json["dnsbl_health"] = health;
+  }
+}
+
+}  // namespace
+
 void print_json(std::ostream& out, const Report& report) {
   const auto& iprev = report.iprev;
   nlohmann::json answers = nlohmann::json::array();
@@ -527,58 +597,9 @@ void print_json(std::ostream& out, const Report& report) {
         {{"code", d.code}, {"party", d.party}, {"summary", d.summary}, {"fix", d.fix}});
   }
   json["diagnosis"] = diagnosis;
-  if (report.helo) {
-    const auto& helo = *report.helo;
-    nlohmann::json helo_answers = nlohmann::json::array();
-    for (const auto& answer : helo.evidence) helo_answers.push_back(answer_json(answer));
-    std::vector<std::string> addresses;
-    for (const auto& address : helo.addresses) addresses.push_back(address.to_string());
-    json["checks"]["helo"] = {
-        {"result", checks::to_string(helo.result)},
-        {"reason", checks::to_string(helo.reason)},
-        {"helo", helo.helo},
-        {"addresses", addresses},
-        {"matched_by_ptr", helo.matched_by_ptr},
-        {"answers", helo_answers},
-        {"fix", helo_fix(helo, iprev)},
-    };
-    if (!helo.parsed.error.empty()) json["checks"]["helo"]["syntax_error"] = helo.parsed.error;
-  }
-  const auto optional_text = [](const std::string& text) {
-    return text.empty() ? nlohmann::json(nullptr) : nlohmann::json(text);
-  };
-  for (const auto& spf : report.spf) {
-    if (spf.identity != checks::SpfIdentity::mailfrom) {
-      json["checks"]["spf_helo"] = {{"result", checks::to_string(spf.result)},
-                                    {"domain", spf.domain}};
-      continue;
-    }
-    nlohmann::json spf_answers = nlohmann::json::array();
-    for (const auto& answer : spf.evidence) spf_answers.push_back(answer_json(answer));
-    json["checks"]["spf"] = {
-        {"result", checks::to_string(spf.result)},
-        {"identity", checks::to_string(spf.identity)},
-        {"domain", spf.domain},
-        {"sender", spf.sender},
-        {"record", optional_text(spf.record)},
-        {"mechanism", optional_text(spf.mechanism)},
-        {"explanation", optional_text(spf.explanation)},
-        {"problem", optional_text(spf.problem)},
-        {"answers", spf_answers},
-        {"steps", spf.steps},
-        {"fix", spf_fix(spf, iprev.client)},
-    };
-  }
-  if (report.dnsbl) {
-    if (report.client_lists) json["checks"]["dnsbl"] = dnsbl_json(*report.dnsbl, false);
-    if (report.domain_lists) json["checks"]["rhsbl"] = dnsbl_json(*report.dnsbl, true);
-    nlohmann::json health = nlohmann::json::array();
-    for (const auto& list : report.list_health) {
-      health.push_back(
-          {{"zone", list.zone}, {"state", checks::to_string(list.state)}, {"reason", list.reason}});
-    }
-    json["dnsbl_health"] = health;
-  }
+  add_helo_json(json, report);
+  add_spf_json(json, report);
+  add_dnsbl_json(json, report);
   if (report.verdict.exemption != policy::Exemption::none) {
     json["exemption"] = policy::to_string(report.verdict.exemption);
   }

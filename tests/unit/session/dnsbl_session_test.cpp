@@ -55,7 +55,8 @@ class DnsblSessionTest : public ::testing::Test {
   }
 
   std::unique_ptr<Session> make() {
-    Runtime runtime{std::make_shared<const config::Config>(config_), resolver_, nullptr};
+    // Note: the fake probe answers as the resolver does: a no-PTR client is confirmed.
+    Runtime runtime{std::make_shared<const config::Config>(config_), resolver_, nullptr, probe_};
     runtime.dnsbl_registry = registry_;
     return std::make_unique<Session>(runtime, [this](int priority, const std::string& line) {
       const std::lock_guard lock(log_mutex_);
@@ -78,6 +79,8 @@ class DnsblSessionTest : public ::testing::Test {
 
   std::shared_ptr<FakeResolver> resolver_;
   std::shared_ptr<checks::DnsblRegistry> registry_;
+  std::shared_ptr<testutil::FakeAuthorityProbe> probe_ =
+      std::make_shared<testutil::FakeAuthorityProbe>(*resolver_);
   config::Config config_ = config::defaults();
   std::mutex log_mutex_;
   std::vector<std::pair<int, std::string>> log_;
