@@ -87,6 +87,7 @@ sanitized() {
   echo "setup: $kind: suites $*" >>"$results"
   # Note: halt_on_error makes every UBSan finding fail its test; detect_leaks stays on.
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    LSAN_OPTIONS="suppressions=$here/tests/lsan.supp" \
     TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$here/tests/tsan.supp" \
     meson test -C "$dir" --print-errorlogs --num-processes 2 $suites >>"$results" 2>&1 || status=1
 }
