@@ -519,30 +519,35 @@ void start_dnsbl(dns::Resolver& resolver, std::vector<DnsblTarget> targets, Dnsb
     lookup.source = target.source;
     batch->lookups.push_back(std::move(lookup));
   }
-  for (std::size_t i = 0; i < batch->lookups.size(); ++i) {
-    const auto query = batch->lookups[i].query;
-    resolver.resolve_async(query, dns::RrType::a, {}, [batch, i, &resolver](dns::Answer answer) {
-      bool txt = false;
-      std::string name;
-      {
-        const std::lock_guard lock(batch->mutex);
-        auto& lookup = batch->lookups[i];
-        lookup.a = std::move(answer);
-        txt = worth_txt(lookup, batch->codes);
-        name = lookup.query;
-      }
-      if (!txt) {
-        batch->finish_one();
-        return;
-      }
-      resolver.resolve_async(name, dns::RrType::txt, {}, [batch, i](dns::Answer text) {
-        {
-          const std::lock_guard lock(batch->mutex);
-          batch->lookups[i].txt = std::move(text);
-        }
-        batch->finish_one();
-      });
-    });
+  // Note: the names are copied first; once a query is out, `batch->lookups` belongs to the
+  // callbacks (the last one moves it out), even before resolve_async returns.
+  std::vector<std::string> queries;
+  queries.reserve(batch->lookups.size());
+  for (const auto& lookup : batch->lookups) queries.push_back(lookup.query);
+  for (std::size_t i = 0; i < queries.size(); ++i) {
+    resolver.resolve_async(
+        queries[i], dns::RrType::a, {}, [batch, i, &resolver](dns::Answer answer) {
+          bool txt = false;
+          std::string name;
+          {
+            const std::lock_guard lock(batch->mutex);
+            auto& lookup = batch->lookups[i];
+            lookup.a = std::move(answer);
+            txt = worth_txt(lookup, batch->codes);
+            name = lookup.query;
+          }
+          if (!txt) {
+            batch->finish_one();
+            return;
+          }
+          resolver.resolve_async(name, dns::RrType::txt, {}, [batch, i](dns::Answer text) {
+            {
+              const std::lock_guard lock(batch->mutex);
+              batch->lookups[i].txt = std::move(text);
+            }
+            batch->finish_one();
+          });
+        });
   }
 }
 
