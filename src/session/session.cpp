@@ -359,7 +359,9 @@ const std::optional<checks::Dnsbl>& Session::dnsbl() {
   if (!client_ || !config.dnsbl.any() || dnsbl_result_) {
     return dnsbl_result_;
   }
-  // Every query has a deadline (A, then TXT); the bound only guards against bugs.
+  // The PTR names' lookups start when iprev ends: wait for it first, so the bound below covers
+  // only the list queries (A, then TXT), each with its deadline; it guards against bugs.
+  const auto& ptr = iprev();
   const auto limit = config.resolver.query_timeout * 3 + std::chrono::seconds(2);
   std::vector<checks::DnsblLookup> lookups;
   std::vector<checks::DnsblSkipped> skipped;
@@ -384,7 +386,6 @@ const std::optional<checks::Dnsbl>& Session::dnsbl() {
       }
     }
   }
-  const auto& ptr = iprev();
   const bool generic = ptr && ptr->result == checks::IprevResult::pass && ptr->generic.generic;
   dnsbl_result_ = checks::decide_dnsbl(config.dnsbl.sites, config.dnsbl.rhsbl, lookups, skipped,
                                        config.dnsbl.scoring, generic);
