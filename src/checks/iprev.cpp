@@ -332,18 +332,28 @@ Iprev decide_iprev(const IpAddress& client, const Answer& ptr, const std::vector
   return result;
 }
 
-std::size_t contradicted_negatives(const Iprev& iprev) {
-  const auto& evidence = iprev.evidence;
-  std::size_t count = 0;
+namespace {
+
+/// Each confirmed answer with records in `evidence`, paired with the earlier negative answer
+/// (same name and type, not confirmed) it contradicts: a stale negative cache entry.
+std::vector<std::pair<const Answer*, const Answer*>> contradictions(
+    const std::vector<Answer>& evidence) {
+  std::vector<std::pair<const Answer*, const Answer*>> pairs;
   for (auto it = evidence.begin(); it != evidence.end(); ++it) {
     if (!it->confirmed || it->outcome != Outcome::ok) continue;
-    const auto first_negative = [&it](const Answer& earlier) {
+    const auto stale = std::find_if(evidence.begin(), it, [&it](const Answer& earlier) {
       return !earlier.confirmed && earlier.negative() && earlier.type == it->type &&
              dns::normalize_name(earlier.name) == dns::normalize_name(it->name);
-    };
-    if (std::any_of(evidence.begin(), it, first_negative)) ++count;
+    });
+    if (stale != it) pairs.emplace_back(&*stale, &*it);
   }
-  return count;
+  return pairs;
+}
+
+}  // namespace
+
+std::size_t contradicted_negatives(const Iprev& iprev) {
+  return contradictions(iprev.evidence).size();
 }
 
 GenericPtr generic_ptr_of(const Iprev& iprev, const std::vector<std::string>& keywords) {
@@ -364,22 +374,15 @@ GenericPtr generic_ptr_of(const Iprev& iprev, const std::vector<std::string>& ke
 
 std::vector<std::string> stale_negative_warnings(const Iprev& iprev, std::string_view source) {
   std::vector<std::string> lines;
-  const auto& evidence = iprev.evidence;
-  for (auto it = evidence.begin(); it != evidence.end(); ++it) {
-    if (!it->confirmed || it->outcome != Outcome::ok) continue;
-    const auto stale = std::find_if(evidence.begin(), it, [&it](const Answer& earlier) {
-      return !earlier.confirmed && earlier.negative() && earlier.type == it->type &&
-             dns::normalize_name(earlier.name) == dns::normalize_name(it->name);
-    });
-    if (stale == it) continue;
-    std::vector<std::string> data = it->names;
-    for (const auto& address : it->addresses) data.push_back(address.to_string());
-    const bool forwarder = source.starts_with("forwarder");
+  const bool forwarder = source.starts_with("forwarder");
+  for (const auto& [stale, found] : contradictions(iprev.evidence)) {
+    std::vector<std::string> data = found->names;
+    for (const auto& address : found->addresses) data.push_back(address.to_string());
     lines.push_back(fmt::format(
         "{} answered {} for {} but its authoritative servers publish {} {}: a stale negative "
         "cache {}",
         source, stale->outcome == Outcome::nxdomain ? "NXDOMAIN" : "NODATA", stale->name,
-        dns::to_string(it->type), fmt::join(data, ", "),
+        dns::to_string(found->type), fmt::join(data, ", "),
         forwarder ? "at the forwarder" : "in the resolver"));
   }
   return lines;
