@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_ROOT = os.environ.get("RDNS_SOURCE") or os.path.dirname(os.path.dirname(HERE))
@@ -254,7 +255,11 @@ class Postfix:
             os.makedirs(d, exist_ok=True)
         shutil.chown(self.data, "postfix")
         os.chmod(self.out, 0o1777)  # the pipe runs as nobody
-        milters = f"inet:{HOST}:{milter_port}" if milter_port is not None else ""
+        # Note: an int is a TCP port on 127.0.0.1; a str is a Postfix milter spec (unix:PATH).
+        if isinstance(milter_port, str):
+            milters = milter_port
+        else:
+            milters = f"inet:{HOST}:{milter_port}" if milter_port is not None else ""
         with open(os.path.join(self.etc, "main.cf"), "w", encoding="ascii") as f:
             f.write(MAIN_CF.format(etc=self.etc, spool=self.spool, data=self.data,
                                    maillog=self.maillog, milters=milters))
@@ -323,9 +328,11 @@ class Postfix:
 class Milter:
     """rdns-milter in the foreground on a fixed 127.0.0.1 port, stderr to a log file."""
 
-    def __init__(self, directory: str, port: int, unbound_conf: str):
+    def __init__(self, directory: str, port: int, unbound_conf: str,
+                 unix_socket: str | None = None):
         self.dir = directory
         self.port = port
+        self.unix_socket = unix_socket  # listen here instead of on the TCP port
         self.unbound_conf = unbound_conf
         self.conf_path = os.path.join(directory, "rdns-milter.conf")
         self.log_path = os.path.join(directory, "milter.log")
@@ -356,7 +363,23 @@ class Milter:
         os.replace(self.conf_path + ".new", self.conf_path)
         return options
 
-    def start(self, overrides: dict[str, str] | None = None, timeout: float = 10) -> None:
+    @property
+    def socket_spec(self) -> str:
+        return f"unix:{self.unix_socket}" if self.unix_socket else f"inet:{self.port}@{HOST}"
+
+    def accepts(self) -> bool:
+        if self.unix_socket is None:
+            return port_accepts(self.port)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(0.5)
+            try:
+                s.connect(self.unix_socket)
+                return True
+            except OSError:
+                return False
+
+    def start(self, overrides: dict[str, str] | None = None, timeout: float = 10,
+              preexec_fn=None) -> None:
         if self.alive():
             raise HarnessError("milter already running")
         self.options = self.write_config(overrides)
@@ -365,12 +388,12 @@ class Milter:
             log.write(f"===== start {time.strftime('%H:%M:%S')} {self.options}\n".encode())
             log.flush()
             self.proc = subprocess.Popen(
-                [milter_binary(), "--foreground", "--socket", f"inet:{self.port}@{HOST}",
+                [milter_binary(), "--foreground", "--socket", self.socket_spec,
                  "--config", self.conf_path, *as_root_args()],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=preexec_fn)
         with open(self.pid_path, "w", encoding="ascii") as f:
             f.write(f"{self.proc.pid}\n")
-        if not wait_for(lambda: self.proc.poll() is not None or port_accepts(self.port),
+        if not wait_for(lambda: self.proc.poll() is not None or self.accepts(),
                         timeout, 0.02):
             self.stop()
             raise HarnessError(f"rdns-milter did not listen on {self.port} within {timeout} s:"
@@ -416,7 +439,7 @@ class Milter:
             os.unlink(self.pid_path)
         except FileNotFoundError:
             pass
-        wait_for(lambda: not port_accepts(self.port), 3, 0.02)
+        wait_for(lambda: not self.accepts(), 3, 0.02)
         return code
 
     def log(self) -> str:
@@ -471,13 +494,16 @@ shutil.rmtree(root, ignore_errors=True)
 class Harness:
     """Owns one temp dir and everything started in it; close() tears it all down."""
 
-    def __init__(self, prefix: str = "rdns-e2e."):
+    def __init__(self, prefix: str = "rdns-e2e.", unix_socket: bool = False):
         self.root = tempfile.mkdtemp(prefix=prefix)
         os.chmod(self.root, 0o755)  # the capture pipe (user nobody) must reach out/
         self.dns: DnsFixture | None = None
         self.postfix: Postfix | None = None
         self.milter: Milter | None = None
         self.milter_port = free_port()
+        # With unix_socket, the milter listens on ROOT/milter.sock (socket-mode 0666 for
+        # Postfix's smtpd, which runs as user postfix) and Postfix is told unix:ROOT/milter.sock.
+        self.milter_socket = os.path.join(self.root, "milter.sock") if unix_socket else None
         self._closed = False
         atexit.register(self.close)
         # A watchdog in its own session: if this process is killed (test timeout), it stops
@@ -499,12 +525,14 @@ class Harness:
 
     def start_postfix(self, with_milter: bool = True) -> Postfix:
         self.postfix = Postfix(os.path.join(self.root, "postfix"))
-        self.postfix.start(self.milter_port if with_milter else None)
+        spec = f"unix:{self.milter_socket}" if self.milter_socket else self.milter_port
+        self.postfix.start(spec if with_milter else None)
         return self.postfix
 
     def start_milter(self, overrides: dict[str, str] | None = None) -> Milter:
         if self.milter is None:
-            self.milter = Milter(self.root, self.milter_port, self.unbound_conf)
+            self.milter = Milter(self.root, self.milter_port, self.unbound_conf,
+                                 self.milter_socket)
         self.milter.start(overrides)
         return self.milter
 
@@ -657,6 +685,55 @@ class HarnessAsserts:
         if not wait_for(check, timeout, 0.05):
             self.fail(f"no milter log line containing {needles}" + self.context(since=since))
         return found[0]
+
+# ----- running a test module ------------------------------------------------------------------
+
+class SummaryResult(unittest.TextTestResult):
+    """Prints each test's wall time after its verdict."""
+
+    def startTest(self, test):
+        self._t0 = time.monotonic()
+        super().startTest(test)
+
+    def stopTest(self, test):
+        super().stopTest(test)
+        self.stream.writeln(f"    ({time.monotonic() - self._t0:.2f} s)")
+
+
+def run_tests(name: str, module_name: str, programs: tuple[str, ...],
+              argv: list[str] | None = None) -> int:
+    """main() of an e2e test module: skips (77) when a prerequisite is missing, runs the
+    module's tests (`-k PATTERN` selects), prints a SUMMARY line; a partly skipped run exits 77
+    too, so a part that could not run never looks like a pass."""
+    why = missing_prerequisites(*programs)
+    if why:
+        print(f"SKIP e2e/{name}: {why}")
+        return SKIP
+    t0 = time.monotonic()
+    argv = sys.argv[1:] if argv is None else argv
+    loader = unittest.TestLoader()
+    if len(argv) >= 2 and argv[0] == "-k":
+        loader.testNamePatterns = [f"*{argv[1]}*"]
+    suite = loader.loadTestsFromModule(sys.modules[module_name])
+    result = unittest.TextTestRunner(stream=sys.stdout, verbosity=2,
+                                     resultclass=SummaryResult).run(suite)
+    failed = len(result.failures) + len(result.errors)
+    skipped_tests = [t for t, _ in result.skipped if isinstance(t, unittest.TestCase)]
+    passed = result.testsRun - failed - len(skipped_tests)
+    print(f"\nSUMMARY e2e/{name}: {passed} passed, {len(result.failures)} failed, "
+          f"{len(result.errors)} errors, {len(result.skipped)} skipped "
+          f"in {time.monotonic() - t0:.1f} s")
+    for test, reason in result.skipped:
+        print(f"  SKIPPED: {test.id()}: {reason}")
+    for test, _ in result.failures + result.errors:
+        print(f"  FAILED: {test.id()}")
+    if not result.wasSuccessful():
+        return 1
+    if result.skipped:
+        print(f"SKIP e2e/{name}: part of the suite was skipped (see SKIPPED above)")
+        return SKIP
+    return 0
+
 
 if __name__ == "__main__":
     # Smoke test of the harness alone: Postfix without a milter delivers; with the milter

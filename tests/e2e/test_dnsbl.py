@@ -208,32 +208,9 @@ class DnsblPostfix(ph.HarnessAsserts, unittest.TestCase):
         self.assertTrue((r.reply_to("RCPT TO") or "").startswith("550 5.7.25"), ctx)
 
 
-class SummaryResult(unittest.TextTestResult):
-    def startTest(self, test):
-        self._t0 = time.monotonic()
-        super().startTest(test)
-
-    def stopTest(self, test):
-        super().stopTest(test)
-        self.stream.writeln(f"    ({time.monotonic() - self._t0:.2f} s)")
-
-
 def main() -> int:
-    why = ph.missing_prerequisites(ph.POSTFIX, ph.SWAKS, "knotd", "kdig", "keymgr", "script",
-                                   "rbldnsd")
-    if why:
-        print(f"SKIP e2e/dnsbl: {why}")
-        return ph.SKIP
-    t0 = time.monotonic()
-    loader = unittest.TestLoader()
-    if len(sys.argv) >= 3 and sys.argv[1] == "-k":
-        loader.testNamePatterns = [f"*{sys.argv[2]}*"]
-    suite = loader.loadTestsFromModule(sys.modules[__name__])
-    result = unittest.TextTestRunner(stream=sys.stdout, verbosity=2,
-                                     resultclass=SummaryResult).run(suite)
-    print(f"\nSUMMARY e2e/dnsbl: {result.testsRun} run, {len(result.failures)} failed, "
-          f"{len(result.errors)} errors in {time.monotonic() - t0:.1f} s")
-    return 0 if result.wasSuccessful() else 1
+    return ph.run_tests("dnsbl", __name__,
+                        (ph.POSTFIX, ph.SWAKS, "knotd", "kdig", "keymgr", "script", "rbldnsd"))
 
 
 if __name__ == "__main__":

@@ -475,41 +475,9 @@ class PostfixE2E(ph.HarnessAsserts, unittest.TestCase):
         self.assertEqual(code, 0, "exit status after SIGTERM" + self.context())
 
 
-class SummaryResult(unittest.TextTestResult):
-    def startTest(self, test):
-        self._t0 = time.monotonic()
-        super().startTest(test)
-
-    def stopTest(self, test):
-        super().stopTest(test)
-        self.stream.writeln(f"    ({time.monotonic() - self._t0:.2f} s)")
-
-
 def main() -> int:
-    why = ph.missing_prerequisites(ph.POSTFIX, ph.SWAKS, "knotd", "kdig", "keymgr", "script")
-    if why:
-        print(f"SKIP e2e/postfix: {why}")
-        return ph.SKIP
-    t0 = time.monotonic()
-    argv = sys.argv[1:]
-    pattern = None
-    if len(argv) >= 2 and argv[0] == "-k":
-        pattern = argv[1]
-    loader = unittest.TestLoader()
-    if pattern:
-        loader.testNamePatterns = [f"*{pattern}*"]
-    suite = loader.loadTestsFromModule(sys.modules[__name__])
-    runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2,
-                                     resultclass=SummaryResult)
-    result = runner.run(suite)
-    failed = len(result.failures) + len(result.errors)
-    passed = result.testsRun - failed - len(result.skipped)
-    print(f"\nSUMMARY e2e/postfix: {passed} passed, {len(result.failures)} failed, "
-          f"{len(result.errors)} errors, {len(result.skipped)} skipped "
-          f"in {time.monotonic() - t0:.1f} s")
-    for test, _ in result.failures + result.errors:
-        print(f"  FAILED: {test.id()}")
-    return 0 if result.wasSuccessful() else 1
+    return ph.run_tests("postfix", __name__,
+                        (ph.POSTFIX, ph.SWAKS, "knotd", "kdig", "keymgr", "script"))
 
 
 if __name__ == "__main__":

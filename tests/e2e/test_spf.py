@@ -442,48 +442,9 @@ class DmarcInterop(Base):
         self.assertTrue(dmarc[0].startswith("dmarc=pass"), eml + ctx)
 
 
-class SummaryResult(unittest.TextTestResult):
-    def startTest(self, test):
-        self._t0 = time.monotonic()
-        super().startTest(test)
-
-    def stopTest(self, test):
-        super().stopTest(test)
-        self.stream.writeln(f"    ({time.monotonic() - self._t0:.2f} s)")
-
-
 def main() -> int:
-    why = ph.missing_prerequisites(ph.POSTFIX, ph.SWAKS, "knotd", "knotc", "kdig", "keymgr",
-                                   "script")
-    if why:
-        print(f"SKIP e2e/spf: {why}")
-        return ph.SKIP
-    t0 = time.monotonic()
-    argv = sys.argv[1:]
-    loader = unittest.TestLoader()
-    if len(argv) >= 2 and argv[0] == "-k":
-        loader.testNamePatterns = [f"*{argv[1]}*"]
-    suite = loader.loadTestsFromModule(sys.modules[__name__])
-    runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2,
-                                     resultclass=SummaryResult)
-    result = runner.run(suite)
-    failed = len(result.failures) + len(result.errors)
-    skipped_tests = [t for t, _ in result.skipped if isinstance(t, unittest.TestCase)]
-    passed = result.testsRun - failed - len(skipped_tests)
-    print(f"\nSUMMARY e2e/spf: {passed} passed, {len(result.failures)} failed, "
-          f"{len(result.errors)} errors, {len(result.skipped)} skipped "
-          f"in {time.monotonic() - t0:.1f} s")
-    for test, why in result.skipped:
-        print(f"  SKIPPED: {test.id()}: {why}")
-    for test, _ in result.failures + result.errors:
-        print(f"  FAILED: {test.id()}")
-    if not result.wasSuccessful():
-        return 1
-    if result.skipped:
-        # Note: a part that could not run (a missing program) must not look like a pass.
-        print("SKIP e2e/spf: part of the suite was skipped (see SKIPPED above)")
-        return ph.SKIP
-    return 0
+    return ph.run_tests("spf", __name__,
+                        (ph.POSTFIX, ph.SWAKS, "knotd", "knotc", "kdig", "keymgr", "script"))
 
 
 if __name__ == "__main__":
