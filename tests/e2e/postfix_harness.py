@@ -717,7 +717,8 @@ def run_tests(name: str, module_name: str, programs: tuple[str, ...],
     suite = loader.loadTestsFromModule(sys.modules[module_name])
     result = unittest.TextTestRunner(stream=sys.stdout, verbosity=2,
                                      resultclass=SummaryResult).run(suite)
-    failed = len(result.failures) + len(result.errors)
+    # Note: a failed subTest is reported under its own id; count the test methods.
+    failed = len({getattr(t, "test_case", t).id() for t, _ in result.failures + result.errors})
     skipped_tests = [t for t, _ in result.skipped if isinstance(t, unittest.TestCase)]
     passed = result.testsRun - failed - len(skipped_tests)
     print(f"\nSUMMARY e2e/{name}: {passed} passed, {len(result.failures)} failed, "

@@ -342,7 +342,8 @@ class DnsFaults(FaultBase):
 
     def load_through_outage(self, kill, restart, outage: float = 4.0) -> float:
         """Three senders from GOOD while `kill()` runs, `outage` seconds pass and `restart()`
-        runs; goes on until 3 s of right verdicts after the restart (or RECOVERY_BOUND + 5 s).
+        runs; goes on until 3 s of right iprev verdicts after the restart (or RECOVERY_BOUND +
+        5 s).
         Returns the seconds from the restart to the first of the right verdicts that followed."""
         outcomes: list[Outcome] = []
         stop = threading.Event()
@@ -368,7 +369,7 @@ class DnsFaults(FaultBase):
             def recovered() -> bool:
                 with TOTALS.lock:
                     late = [o for o in outcomes if o.sent_at >= time.monotonic() - 3]
-                return len(late) >= 3 and all(o.stage == "queued" for o in late)
+                return len(late) >= 3 and not any(o.enhanced == "4.7.25" for o in late)
             ph.wait_for(recovered, RECOVERY_BOUND + 5, 0.2)
         finally:
             stop.set()
