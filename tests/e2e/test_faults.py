@@ -400,6 +400,9 @@ class DnsFaults(FaultBase):
         print(f"  {len(outcomes)} messages, {len(during)} during the outage "
               f"({sum(o.stage != 'queued' for o in during)} tempfailed); iprev right again "
               f"{recovery:.1f} s after the restart, every verdict {recovery_all:.1f} s")
+        for line in self.h.milter.log_since(self.since).splitlines():
+            if "resolver context" in line:
+                print(f"  milter: {line}")
         if recovery_all > RECOVERY_BOUND:
             print(f"  WARNING: other lookups (SPF) still failed {recovery_all:.1f} s after the "
                   "restart:" + timeline[-2000:])
