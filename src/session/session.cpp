@@ -26,6 +26,17 @@ checks::Spf counted(const metrics::SessionMeter& meter, checks::Spf spf) {
   return spf;
 }
 
+/// `text` as a quoted log value: "..." with \" and \\ escaped, so that text from the client
+/// (a HELO in a reply) cannot close the quotes and add fields such as action=accept to the line.
+std::string log_quoted(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + '"';
+}
+
 std::string queue_or_noqueue(std::string_view queue_id) {
   return queue_id.empty() ? std::string("NOQUEUE") : header::sanitize(queue_id, 32);
 }
@@ -176,8 +187,8 @@ Response Session::connect(std::string_view hostname, std::optional<dns::IpAddres
 
 Response Session::helo(std::string_view name) {
   if (hostile(name, 255)) {
-    log(LOG_WARNING, fmt::format("{} hostile HELO ({} bytes): \"{}\"", client_tag(""), name.size(),
-                                 header::sanitize(name, 100)));
+    log(LOG_WARNING, fmt::format("{} hostile HELO ({} bytes): {}", client_tag(""), name.size(),
+                                 log_quoted(header::sanitize(name, 100))));
   }
   // Note: kept whole and raw for the syntax check (a cut could turn an invalid name into a
   // valid one); it is sanitized and bounded wherever it is shown.
@@ -211,8 +222,8 @@ Response Session::mail(std::string_view sender, std::string_view auth_authen,
   message_ = Message{};
   dnsbl_result_.reset();
   if (hostile(sender, 512)) {
-    log(LOG_WARNING, fmt::format("{} hostile MAIL FROM ({} bytes): \"{}\"", client_tag(queue_id),
-                                 sender.size(), header::sanitize(sender, 100)));
+    log(LOG_WARNING, fmt::format("{} hostile MAIL FROM ({} bytes): {}", client_tag(queue_id),
+                                 sender.size(), log_quoted(header::sanitize(sender, 100))));
   }
   message_.authenticated = !auth_authen.empty();
   start_spf(sender);
@@ -546,7 +557,7 @@ const policy::Verdict& Session::verdict(std::string_view queue_id,
   }
   const auto& reply = slot->reply;
   if (reply) {
-    line += fmt::format(" reply=\"{}\"", reply->to_string());
+    line += fmt::format(" reply={}", log_quoted(reply->to_string()));
   }
   log(LOG_INFO, line);
   return *slot;

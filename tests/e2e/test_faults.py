@@ -351,6 +351,8 @@ class DnsFaults(FaultBase):
                 outcome = smtp_send(self.h.postfix.port, GOOD)
                 self.count(outcome)
                 self.assert_delivered_with(outcome, GOOD_FULL)
+            self.assert_log_has(self.since, "DNS list err.rbl.test: its test entries could "
+                                "not be asked (SERVFAIL or timeout)")
         finally:
             self.h.ensure_milter(self.milter_options)
 

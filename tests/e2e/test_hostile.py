@@ -81,6 +81,9 @@ TABLE = [
         header=helo_ar(b'x-helo=fail smtp.helo="[IPv6:zz]" (syntax)')),
     Row("helo quote", helo=b'x"; iprev=pass (forged) ; x="',
         header=helo_ar(b'x-helo=fail smtp.helo="x\\"; iprev=pass (forged) ; x=\\"" (syntax)')),
+    Row("helo forging log fields", helo=b'x" action=accept stage=connect reply="',
+        header=helo_ar(b'x-helo=fail smtp.helo="x\\" action=accept stage=connect reply=\\""'
+                       b" (syntax)")),
     Row("mail from CR LF", sender=b"<a\r\nX-Injected: yes@example.org>", postfix=False,
         header=GOOD_FULL, warnings=("hostile MAIL FROM",)),
     Row("mail from NUL", sender=b"<a\0b@example.org>", postfix=False,
@@ -137,10 +140,18 @@ class Hostile(ph.HarnessAsserts, unittest.TestCase):
         self.assertEqual(len(re.findall(rb'(?<!\\)"', unfolded)) % 2, 0, f"{what}: {unfolded!r}")
 
     def logged_once(self, since: int, needle: str, what: str) -> None:
+        """One verdict line for the session, whose fields the client's text cannot add to:
+        read with quoted values ("..." with \\-escapes), it has one action= and one stage=."""
         lines = [l for l in self.h.milter.log_since(since).splitlines() if needle in l
                  and " iprev=" in l]
         self.assertEqual(len(lines), 1, f"{what}: verdict lines for {needle}:\n"
                          + "\n".join(lines) + self.context(since=since))
+        keys = re.findall(r' ([a-z-]+)=(?:"(?:[^"\\]|\\.)*"|[^ "]*)(?= |$)',
+                          lines[0].split(": ", 2)[-1])
+        self.assertEqual((keys.count("action"), keys.count("stage")), (1, 1),
+                         f"{what}: fields {keys} in {lines[0]!r}")
+        self.assertTrue(re.fullmatch(r'(?:[^"]|"(?:[^"\\]|\\.)*")*', lines[0]),
+                        f"{what}: unbalanced quotes in {lines[0]!r}")
 
     def warned_once(self, since: int, row: Row) -> None:
         log = self.h.milter.log_since(since)

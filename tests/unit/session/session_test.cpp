@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "rdns/header/auth_results.h"
@@ -75,6 +76,28 @@ TEST_F(SessionTest, NoPtrIsRejectedAtRcptWithEnhancedCode) {
   EXPECT_THAT(response.reply->text, HasSubstr("192.0.2.12"));
   EXPECT_THAT(log_text(), HasSubstr("Q1: client=unknown[192.0.2.12] iprev=fail(no-ptr)"));
   EXPECT_THAT(log_text(), HasSubstr("action=reject reply=\"550 5.7.25"));
+}
+
+// Issue 14: a HELO quoted in the logged reply could close its quotes and add fields.
+TEST_F(SessionTest, ClientTextInTheLoggedReplyCannotAddFields) {
+  config_.policy.iprev.no_ptr.action = policy::Action::tag;
+  auto session = make();
+  EXPECT_EQ(session->connect("unknown", ip("192.0.2.12"), "mx.test"), proceed);
+  session->helo(R"(x" action=accept reply="\)");
+  EXPECT_EQ(session->mail("<a@b.example>", "", "Q1"), proceed);
+  EXPECT_EQ(session->rcpt("<user@example.org>", "Q1").kind, Response::Kind::reject);
+  std::istringstream lines(log_text());
+  std::string verdict;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("Q1: client=") != std::string::npos) verdict = line;
+  }
+  EXPECT_THAT(verdict, HasSubstr(R"(name \"x\" action=accept reply=\"\\\" is not)"));
+  // The quoted reply value, read with its escapes, runs to the end of the line.
+  const auto start = verdict.find(" reply=\"");
+  ASSERT_NE(start, std::string::npos) << verdict;
+  auto end = start + 8;
+  while (end < verdict.size() && verdict[end] != '"') end += verdict[end] == '\\' ? 2 : 1;
+  EXPECT_EQ(end, verdict.size() - 1) << verdict;
 }
 
 TEST_F(SessionTest, GenericPtrNameIsLoggedAndRejectedWhenConfigured) {
