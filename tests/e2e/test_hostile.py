@@ -3,7 +3,8 @@
 One table of hostile HELO / MAIL FROM / RCPT / header input. Each row is sent twice where it
 can be: through a real Postfix (smtplib, raw commands, XCLIENT for the client address) and
 straight to the milter with milter_client (exact bytes, for what Postfix refuses to pass on:
-CR, LF, NUL, lines over Postfix's limits). For each, the exact bytes of the
+CR, LF, NUL, lines over Postfix's limits; miltertest/hostile_exact.lua sends the CR/LF/NUL rows
+through miltertest too, run by run_miltertest.py). For each, the exact bytes of the
 Authentication-Results we add (or the exact SMTP reply) are asserted: no CR/LF/NUL or unescaped
 quote reaches a header, nothing crashes, and each session is logged exactly once (one verdict
 line with the session's queue id).
