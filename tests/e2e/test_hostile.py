@@ -1,7 +1,7 @@
 """Issue 14: hostile input, byte for byte.
 
 One table of hostile HELO / MAIL FROM / RCPT / header input. Each row is sent twice where it
-can be: through a real Postfix (smtplib, raw commands, XCLIENT for the client address) and
+can be: through a real Postfix (raw SMTP bytes, XCLIENT for the client address) and
 straight to the milter with milter_client (exact bytes, for what Postfix refuses to pass on:
 CR, LF, NUL, lines over Postfix's limits; miltertest/hostile_exact.lua sends the CR/LF/NUL rows
 through miltertest too, run by run_miltertest.py). For each, the exact bytes of the
@@ -233,7 +233,7 @@ class Hostile(ph.HarnessAsserts, unittest.TestCase):
             head = f"Subject: hostile\r\nX-Case: {tag}\r\n".encode()
             if row.incoming_ar is not None:
                 head += b"Authentication-Results: " + row.incoming_ar + b"\r\n"
-            r = s.command(head + b"\r\nbody\r\n.", expect_many=False)
+            r = s.command(head + b"\r\nbody\r\n.")
             m = re.search(rb"queued as ([0-9A-Za-z]+)", r)
             if not r.startswith(b"250") or not m:
                 return "EOM", r, None
@@ -294,8 +294,7 @@ class RawSmtp:
             lines.append(self._line())
         return b" ".join([lines[0][:3]] + [l[4:] for l in lines])
 
-    def command(self, line: bytes, expect_many: bool = False) -> bytes:
-        del expect_many
+    def command(self, line: bytes) -> bytes:
         self.sock.sendall(line + b"\r\n")
         return self.reply()
 
