@@ -123,7 +123,7 @@ std::optional<Diagnosis> missing_record(const Report& report, const dns::Trace& 
                         ? std::string()
                         : fmt::format(" (reached from {} through the RFC 2317 CNAME)", trace.name)),
         fmt::format("Whoever controls the address block {} (the ISP or hosting provider) must add "
-                    "`{}` to the zone {}{}, and {} needs `{} {} {}`.",
+                    "`{}` to the zone {}{}, and {} must resolve back to it: `{} {} {}`.",
                     ip, record, fqdn(zone),
                     helo_domain(report).empty() ? " (with the mail server's real host name)" : "",
                     host, fqdn(host), type, ip)};

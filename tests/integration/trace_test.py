@@ -2,8 +2,8 @@
 """`rdns-milter --check IP --trace` against REAL delegation, in a network namespace of its own.
 
 The world (all inside `unshare -n`, port 53 on loopback addresses, nothing reaches outside):
-  127.0.0.2   knotd: the root zone, delegating test. and in-addr.arpa. to ns1.test (glue)
-  127.0.0.3   knotd: test. and in-addr.arpa. (which delegates 2.0.192.in-addr.arpa. to
+  127.0.0.2   knotd: the root zone, delegating test., net. and in-addr.arpa. to ns1.test (glue)
+  127.0.0.3   knotd: test., net. and in-addr.arpa. (which delegates 2.0.192.in-addr.arpa. to
               ns2.test: no glue, its address comes through the resolver)
   127.0.0.4   knotd: 2.0.192.in-addr.arpa. (SOA minimum 3600), with an RFC 2317 CNAME run for
               0/26 delegated to ns3.test
@@ -45,14 +45,16 @@ ZONES = {
             "ns.root. A 127.0.0.2",
             "test. NS ns1.test.",
             "in-addr.arpa. NS ns1.test.",
+            "net. NS ns1.test.",
             "ns1.test. A 127.0.0.3",
         ],
     },
     "ns1": {
         "test.": ["@ NS ns1.test.", "ns1 A 127.0.0.3", "ns2 A 127.0.0.4", "ns3 A 127.0.0.5",
-                  "mail A 192.0.2.55", "mail A 192.0.2.66", "classless A 192.0.2.10",
+                  "mail A 192.0.2.100", "mail A 192.0.2.120", "classless A 192.0.2.10",
                   'mail TXT "v=spf1 ip4:192.0.2.0/24 -all"'],
         "in-addr.arpa.": ["@ NS ns1.test.", f"{REVERSE} NS ns2.test."],
+        "net.": ["@ NS ns1.test.", "relay A 192.0.2.10"],
     },
     "ns2": {
         REVERSE: ["@ NS ns2.test."] + [f"{i} CNAME {i}.0/26" for i in range(64)] +
@@ -83,8 +85,8 @@ def run_text(checker: Checker, args: list[str]) -> str:
 
 
 def path_cases(f: Failures, checker: Checker) -> None:
-    # 1. 192.0.2.55 has no PTR yet: the path has three zone cuts, every step asked RD=0.
-    r = checker.run(["192.0.2.55", "--trace", "--helo", "mail.test"])
+    # 1. 192.0.2.100 has no PTR yet: the path has three zone cuts, every step asked RD=0.
+    r = checker.run(["192.0.2.100", "--trace", "--helo", "mail.test"])
     ptr = first_trace(r, "iprev", "PTR")
     f.expect(zones_of(ptr) == [".", "in-addr.arpa", "2.0.192.in-addr.arpa"],
              f"PTR path: . -> in-addr.arpa -> 2.0.192.in-addr.arpa ({zones_of(ptr)})", r)
@@ -108,7 +110,7 @@ def path_cases(f: Failures, checker: Checker) -> None:
              "the authoritative view: confirmed negative", r)
     missing = [d for d in r.get("trace_verdict", []) if d["code"] == "missing-record"]
     f.expect(bool(missing) and missing[0]["party"] == "sender-isp"
-             and "55.2.0.192.in-addr.arpa. PTR mail.test." in missing[0]["fix"],
+             and "100.2.0.192.in-addr.arpa. PTR mail.test." in missing[0]["fix"],
              "missing PTR: sender-isp, with the exact record to add", r)
 
     # 2. The RFC 2317 chain: 10.2.0.192.in-addr.arpa CNAME 10.0/26..., delegated to ns3.test.
@@ -127,15 +129,17 @@ def path_cases(f: Failures, checker: Checker) -> None:
     f.expect(fwd.get("name") == "classless.test" and zones_of(fwd) == [".", "test"]
              and fwd.get("views") == "same", "the PTR name's A traced: . -> test", r)
 
-    # 3. A HELO name without an address: sender-domain, the A record to add.
-    r = checker.run(["192.0.2.10", "--trace", "--helo", "nohost.test"])
+    # 3. A HELO name without an address: sender-domain, the A record to add (.test is not a
+    #    public TLD to the HELO check: a net. zone).
+    r = checker.run(["192.0.2.10", "--trace", "--helo", "nohost.net"])
+    f.expect(r["checks"]["helo"]["reason"] == "no-address", "HELO nohost.net: no-address", r)
     helo = first_trace(r, "helo", "A")
-    f.expect(helo.get("name") == "nohost.test" and zones_of(helo) == [".", "test"],
-             "HELO A traced: . -> test", r)
+    f.expect(helo.get("name") == "nohost.net" and zones_of(helo) == [".", "net"],
+             "HELO A traced: . -> net", r)
     missing = [d for d in r.get("trace_verdict", []) if d["code"] == "missing-record"]
     f.expect(bool(missing) and missing[0]["party"] == "sender-domain"
-             and "nohost.test. A 192.0.2.10" in missing[0]["fix"],
-             "HELO without an address: sender-domain, nohost.test. A 192.0.2.10", r)
+             and "nohost.net. A 192.0.2.10" in missing[0]["fix"],
+             "HELO without an address: sender-domain, nohost.net. A 192.0.2.10", r)
     f.expect(r["_elapsed"] < 15, f"bounded in time ({r['_elapsed']:.1f} s)", r)
 
     # 4. SPF TXT queries are traced too.
@@ -146,24 +150,24 @@ def path_cases(f: Failures, checker: Checker) -> None:
              and spf["path"][-1]["servers"][0]["aa"] is True, "SPF TXT traced: . -> test", r)
 
     # 5. Text: the path and the verdict paragraph.
-    text = run_text(checker, ["192.0.2.66", "--helo", "mail.test"])
+    text = run_text(checker, ["192.0.2.120", "--helo", "mail.test"])
     f.expect(". -> in-addr.arpa -> 2.0.192.in-addr.arpa" in text and "Verdict:" in text
-             and "66.2.0.192.in-addr.arpa. PTR mail.test." in text
+             and "120.2.0.192.in-addr.arpa. PTR mail.test." in text
              and "cached view:" in text and "authoritative view:" in text,
              "text output: the path, both views, the verdict with the record")
-    if "Verdict:" not in text:
-        log(text[:4000])
+    if "Verdict:" not in text or os.environ.get("RDNS_SHOW_TEXT") == "1":
+        log(text[:6000])
 
 
 def stale_case(f: Failures, world: World, stale: Checker) -> None:
-    # 6. The forwarder caches NXDOMAIN for 55; then the PTR is published.
-    r = stale.run(["192.0.2.55", "--trace"])
+    # 6. The forwarder caches NXDOMAIN for 100; then the PTR is published.
+    r = stale.run(["192.0.2.100", "--trace"])
     f.expect(r["checks"]["iprev"]["reason"] == "no-ptr", "before: no PTR (forwarder)", r)
-    world.publish("ns2", REVERSE, "55 PTR mail.test.")
+    world.publish("ns2", REVERSE, "100 PTR mail.test.")
     time.sleep(0.2)
-    status, _ = world.dig(FORWARDER, "55.2.0.192.in-addr.arpa", "PTR", recursive=True)
+    status, _ = world.dig(FORWARDER, "100.2.0.192.in-addr.arpa", "PTR", recursive=True)
     f.expect(status == "NXDOMAIN", f"forwarder still answers NXDOMAIN from its cache ({status})")
-    r = stale.run(["192.0.2.55", "--trace"])
+    r = stale.run(["192.0.2.100", "--trace"])
     ptr = first_trace(r, "iprev", "PTR")
     f.expect(ptr.get("cached", {}).get("outcome") == "nxdomain"
              and ptr.get("authoritative", {}).get("verdict") == "has-record"
@@ -178,6 +182,21 @@ def stale_case(f: Failures, world: World, stale: Checker) -> None:
              "the verdict: receiver (the forwarder's cache), naming the answering server", r)
 
 
+def unreachable_case(f: Failures, world: World, checker: Checker) -> None:
+    # 7. The classless zone's only server is gone: the walk stops there, the ISP must act.
+    world.stop("knot-ns3")
+    r = checker.run(["192.0.2.10", "--trace"])
+    ptr = first_trace(r, "iprev", "PTR")
+    f.expect(ptr.get("failed_zone") == "0/26.2.0.192.in-addr.arpa"
+             and ptr["path"][-1]["servers"][0]["responded"] is False,
+             "server gone: the trace stops at 0/26.2.0.192.in-addr.arpa, no response", r)
+    broken = [d for d in r.get("trace_verdict", []) if d["code"] == "delegation-broken"]
+    f.expect(bool(broken) and broken[0]["party"] == "sender-isp"
+             and "127.0.0.5" in broken[0]["summary"],
+             "the verdict: delegation-broken, sender-isp, naming 127.0.0.5", r)
+    f.expect(r["_elapsed"] < 20, f"server gone: bounded in time ({r['_elapsed']:.1f} s)", r)
+
+
 def inside(milter: str) -> int:
     directory = tempfile.mkdtemp(prefix="rdns-trace-")
     world = World(directory, KNOT_ADDRESSES, ZONES)
@@ -186,9 +205,11 @@ def inside(milter: str) -> int:
         for server in ("root", "ns1", "ns2", "ns3"):
             world.start_knot(server)
         world.start_unbound(FORWARDER, KNOT_ADDRESSES["root"], NODEFAULT, ("ns1.test", "A"))
-        path_cases(f, Checker(milter, directory, NODEFAULT, root_stub=KNOT_ADDRESSES["root"]))
+        checker = Checker(milter, directory, NODEFAULT, root_stub=KNOT_ADDRESSES["root"])
+        path_cases(f, checker)
         stale_case(f, world, Checker(milter, os.path.join(directory, "fwd"), NODEFAULT,
                                      FORWARDER))
+        unreachable_case(f, world, checker)
     finally:
         world.close()
         if os.environ.get("RDNS_KEEP") != "1":
