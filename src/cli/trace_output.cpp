@@ -110,8 +110,8 @@ std::optional<Diagnosis> missing_record(const Report& report, const dns::Trace& 
   const auto ip = iprev.client.unmapped().to_string();
   const auto type = dns::to_string(client_type(report));
   const auto zone = zone_for(trace, view);
-  const auto host = helo_domain(report).empty() ? std::string("mail.example.com")
-                                                : helo_domain(report);
+  const auto host =
+      helo_domain(report).empty() ? std::string("mail.example.com") : helo_domain(report);
   const auto final_name = trace.cname_chain.empty() ? trace.name : trace.cname_chain.back();
   if (trace.type == RrType::ptr && iprev.reason == checks::IprevReason::no_ptr) {
     const auto record = fmt::format("{} PTR {}", fqdn(final_name), fqdn(host));
@@ -129,11 +129,12 @@ std::optional<Diagnosis> missing_record(const Report& report, const dns::Trace& 
                     host, fqdn(host), type, ip)};
   }
   std::string record;
-  if ((trace.type == RrType::a || trace.type == RrType::aaaa) && trace.type == client_type(report)) {
-    const bool forward = contains(iprev.ptr, trace.name) &&
-                         iprev.reason == checks::IprevReason::no_forward_match;
-    const bool helo = trace.name == helo_domain(report) &&
-                      report.helo->reason == checks::HeloReason::no_address;
+  if ((trace.type == RrType::a || trace.type == RrType::aaaa) &&
+      trace.type == client_type(report)) {
+    const bool forward =
+        contains(iprev.ptr, trace.name) && iprev.reason == checks::IprevReason::no_forward_match;
+    const bool helo =
+        trace.name == helo_domain(report) && report.helo->reason == checks::HeloReason::no_address;
     if (forward || helo) record = fmt::format("{} {} {}", fqdn(final_name), type, ip);
   } else if (trace.type == RrType::txt) {
     for (const auto& spf : report.spf) {
@@ -144,12 +145,11 @@ std::optional<Diagnosis> missing_record(const Report& report, const dns::Trace& 
     }
   }
   if (record.empty()) return std::nullopt;
-  return Diagnosis{"missing-record", "sender-domain",
-                   fmt::format("the authoritative servers {} confirm that {} has no {} record",
-                               dns::answering_servers(trace), final_name,
-                               dns::to_string(trace.type)),
-                   fmt::format("The owner of {} must add `{}` to the zone {}.", final_name, record,
-                               fqdn(zone))};
+  return Diagnosis{
+      "missing-record", "sender-domain",
+      fmt::format("the authoritative servers {} confirm that {} has no {} record",
+                  dns::answering_servers(trace), final_name, dns::to_string(trace.type)),
+      fmt::format("The owner of {} must add `{}` to the zone {}.", final_name, record, fqdn(zone))};
 }
 
 }  // namespace

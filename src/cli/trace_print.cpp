@@ -64,10 +64,9 @@ nlohmann::json server_json(const dns::TraceServer& server) {
 
 /// Which traces belong to which part of the report.
 bool for_iprev(const Report& report, const dns::Trace& trace) {
-  return trace.type == RrType::ptr ||
-         ((trace.type == RrType::a || trace.type == RrType::aaaa) &&
-          std::find(report.iprev.ptr.begin(), report.iprev.ptr.end(), trace.name) !=
-              report.iprev.ptr.end());
+  return trace.type == RrType::ptr || ((trace.type == RrType::a || trace.type == RrType::aaaa) &&
+                                       std::find(report.iprev.ptr.begin(), report.iprev.ptr.end(),
+                                                 trace.name) != report.iprev.ptr.end());
 }
 
 bool for_helo(const Report& report, const dns::Trace& trace) {

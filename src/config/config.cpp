@@ -95,8 +95,8 @@ void flag_option(po::options_description& group, const char* name, const char* h
 
 /// The options that belong on the command line only (never in the config file).
 const std::set<std::string, std::less<>> command_line_only = {
-    "help", "version", "config", "config-test", "all", "check", "helo", "mail-from", "json",
-    "trace"};
+    "help",  "version", "config",    "config-test", "all",
+    "check", "helo",    "mail-from", "json",        "trace"};
 
 po::options_description general_options() {
   po::options_description general("General (command line only)");

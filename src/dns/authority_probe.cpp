@@ -99,7 +99,7 @@ struct DirectAuthorityProbe::Impl {
   /// The addresses to ask for `zone`: the stub-zone's when it is the zone's own (or the zone
   /// is unknown), else the NS names' addresses, a stub above the zone as the last resort.
   std::vector<ServerTarget> servers(ZoneProbe& step, std::vector<std::string> ns,
-                              Clock::time_point deadline) {
+                                    Clock::time_point deadline) {
     const auto* stub = closest_stub(stubs, step.zone.empty() ? step.name : step.zone);
     std::vector<ServerTarget> targets;
     const auto from_stub = [&] {
@@ -242,8 +242,8 @@ std::vector<StubZone> read_stub_zones(const std::string& unbound_config) {
 
 std::shared_ptr<AuthorityProbe> make_authority_probe(std::shared_ptr<Resolver> resolver,
                                                      const std::string& unbound_config) {
-  return std::make_shared<CachingAuthorityProbe>(std::make_shared<DirectAuthorityProbe>(
-      std::move(resolver), read_stub_zones(unbound_config)));
+  return std::make_shared<CachingAuthorityProbe>(
+      std::make_shared<DirectAuthorityProbe>(std::move(resolver), read_stub_zones(unbound_config)));
 }
 
 }  // namespace rdns::dns

@@ -39,7 +39,8 @@ constexpr std::uint16_t edns_udp_size = 1232;
 
 // ---- questions through the normal resolver -----------------------------------------------
 
-Answer ask_resolver(Resolver& resolver, const std::string& name, RrType type, Clock::time_point deadline) {
+Answer ask_resolver(Resolver& resolver, const std::string& name, RrType type,
+                    Clock::time_point deadline) {
   auto promise = std::make_shared<std::promise<Answer>>();
   auto future = promise->get_future();
   resolver.resolve_async(name, type, {},
@@ -66,7 +67,7 @@ const StubZone* closest_stub(const std::vector<StubZone>& stubs, std::string_vie
 }
 
 std::vector<ServerTarget> addresses_of(Resolver& resolver, const std::vector<std::string>& ns,
-                                 std::size_t limit, Clock::time_point deadline) {
+                                       std::size_t limit, Clock::time_point deadline) {
   std::vector<std::pair<std::string, std::future<Answer>>> pending;
   for (const auto& name : ns) {
     for (const auto type : {RrType::a, RrType::aaaa}) {
@@ -377,7 +378,6 @@ class ZoneAsker {
   milliseconds per_server_;
   Clock::time_point deadline_;
 };
-
 
 }  // namespace
 

@@ -35,8 +35,7 @@ struct ServerReply {
 /// The addresses of `ns` names (A and AAAA, asked in parallel), at most `limit`.
 [[nodiscard]] std::vector<ServerTarget> addresses_of(Resolver& resolver,
                                                      const std::vector<std::string>& ns,
-                                                     std::size_t limit,
-                                                     Clock::time_point deadline);
+                                                     std::size_t limit, Clock::time_point deadline);
 
 /// The closest stub zone at or above `name`, or null.
 [[nodiscard]] const StubZone* closest_stub(const std::vector<StubZone>& stubs,

@@ -97,7 +97,8 @@ TraceStep next_step(const TraceZone& zone) {
   for (const auto& server : zone.servers) {
     if (!server.reply.authoritative()) continue;
     step.kind = TraceStepKind::answer;
-    if (leaves_zone(server.reply.answer)) step.cname_target = server.reply.answer.cname_chain.back();
+    if (leaves_zone(server.reply.answer))
+      step.cname_target = server.reply.answer.cname_chain.back();
     return step;
   }
   bool responded = false;
@@ -181,7 +182,8 @@ std::string answering_servers(const Trace& trace) {
   const auto& step = trace.authority.steps.back();
   std::vector<std::string> servers;
   for (const auto& server : step.servers) {
-    if (server.authoritative()) servers.push_back(fmt::format("{} {}", server.ns_name, server.address));
+    if (server.authoritative())
+      servers.push_back(fmt::format("{} {}", server.ns_name, server.address));
   }
   if (servers.empty()) return {};
   return fmt::format("{} (zone {})", fmt::join(servers, ", "), zone_label(step.zone));
@@ -191,15 +193,14 @@ std::string describe(const TraceZone& zone) {
   std::vector<std::string> servers;
   for (const auto& server : zone.servers) {
     const auto& reply = server.reply;
-    servers.push_back(fmt::format("{} {}: {}{}", reply.ns_name, reply.address, said(server),
-                                  reply.responded ? fmt::format(", {} ms", reply.latency.count())
-                                                  : std::string()));
+    servers.push_back(fmt::format(
+        "{} {}: {}{}", reply.ns_name, reply.address, said(server),
+        reply.responded ? fmt::format(", {} ms", reply.latency.count()) : std::string()));
   }
-  return fmt::format("{} ({}) {} {}: {}", zone_label(zone.zone),
-                     zone.servers_from.empty() ? "no servers" : zone.servers_from, zone.name,
-                     to_string(zone.type),
-                     servers.empty() ? std::string("nobody asked")
-                                     : fmt::format("{}", fmt::join(servers, "; ")));
+  return fmt::format(
+      "{} ({}) {} {}: {}", zone_label(zone.zone),
+      zone.servers_from.empty() ? "no servers" : zone.servers_from, zone.name, to_string(zone.type),
+      servers.empty() ? std::string("nobody asked") : fmt::format("{}", fmt::join(servers, "; ")));
 }
 
 }  // namespace rdns::dns

@@ -57,8 +57,7 @@ class Walk {
         add_authority(zone);
         if (!step.cname_target) return;
         if (out_.cname_chain.size() > limits_.max_cnames) {
-          return stop(zone.zone,
-                      fmt::format("more than {} CNAMEs to follow", limits_.max_cnames));
+          return stop(zone.zone, fmt::format("more than {} CNAMEs to follow", limits_.max_cnames));
         }
         name = *step.cname_target;
         cut = known_cut(name);
@@ -95,8 +94,7 @@ class Walk {
     }
     const auto ns = ask_resolver(resolver_, ".", RrType::ns, deadline_);
     if (ns.outcome != Outcome::ok || ns.names.empty()) {
-      stop(".", fmt::format("the resolver knows no root servers (NS . {})",
-                            to_string(ns.outcome)));
+      stop(".", fmt::format("the resolver knows no root servers (NS . {})", to_string(ns.outcome)));
       return std::nullopt;
     }
     Cut cut{".", addresses_of(resolver_, ns.names, limits_.max_servers, deadline_), "resolver"};
@@ -126,8 +124,8 @@ class Walk {
     const bool glue = !cut.targets.empty();
     bool resolved = false;
     if (!missing.empty() && cut.targets.size() < limits_.max_servers) {
-      for (auto& target : addresses_of(resolver_, missing,
-                                       limits_.max_servers - cut.targets.size(), deadline_)) {
+      for (auto& target :
+           addresses_of(resolver_, missing, limits_.max_servers - cut.targets.size(), deadline_)) {
         cut.targets.push_back(std::move(target));
         resolved = true;
       }
@@ -215,8 +213,8 @@ std::vector<Trace> Tracer::trace_all(
   std::vector<std::future<Trace>> pending;
   pending.reserve(questions.size());
   for (const auto& [name, type] : questions) {
-    pending.push_back(
-        std::async(std::launch::async, [this, name = name, type = type] { return trace(name, type); }));
+    pending.push_back(std::async(std::launch::async,
+                                 [this, name = name, type = type] { return trace(name, type); }));
   }
   std::vector<Trace> traces;
   traces.reserve(pending.size());

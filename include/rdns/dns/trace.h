@@ -96,12 +96,12 @@ struct Trace {
 
 /// How the cached view compares with the authoritative one.
 enum class ViewMatch : std::uint8_t {
-  same,             ///< the same outcome and data
-  stale_negative,   ///< cached NXDOMAIN/NODATA, the servers have records
-  stale_positive,   ///< cached records, the servers say NXDOMAIN/NODATA
-  different_data,   ///< both have records, not the same
-  cache_failure,    ///< the resolver failed (SERVFAIL, timeout, bogus), the servers answered
-  unconfirmed,      ///< the authoritative view is unknown (lame, unreachable, limits)
+  same,            ///< the same outcome and data
+  stale_negative,  ///< cached NXDOMAIN/NODATA, the servers have records
+  stale_positive,  ///< cached records, the servers say NXDOMAIN/NODATA
+  different_data,  ///< both have records, not the same
+  cache_failure,   ///< the resolver failed (SERVFAIL, timeout, bogus), the servers answered
+  unconfirmed,     ///< the authoritative view is unknown (lame, unreachable, limits)
 };
 
 [[nodiscard]] std::string_view to_string(ViewMatch match);

@@ -12,11 +12,11 @@
 namespace rdns::cli {
 namespace {
 
+using dns::Outcome;
+using dns::RrType;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using dns::Outcome;
-using dns::RrType;
 using testutil::a_answer;
 using testutil::failure_answer;
 using testutil::ip;
@@ -64,8 +64,7 @@ dns::Trace trace_of(const std::string& name, RrType type, dns::Answer cached, st
 dns::Trace confirmed_negative(const std::string& name, RrType type, std::string zone) {
   auto negative = failure_answer(name, type, Outcome::nxdomain);
   negative.zone = zone;
-  return trace_of(name, type, negative, std::move(zone),
-                  {server_answer("192.0.2.53", negative)});
+  return trace_of(name, type, negative, std::move(zone), {server_answer("192.0.2.53", negative)});
 }
 
 TEST(TraceQuestions, PtrForwardHeloAndSpfTxtWithoutRepeats) {
@@ -76,12 +75,11 @@ TEST(TraceQuestions, PtrForwardHeloAndSpfTxtWithoutRepeats) {
   spf.evidence = {txt, txt, a_answer("mail.sender.zz", {"192.0.2.7"})};
   report.spf = {spf};
   const auto questions = trace_questions(report);
-  EXPECT_THAT(questions,
-              ElementsAre(std::pair<std::string, RrType>{kRev, RrType::ptr},
-                          std::pair<std::string, RrType>{"mail.sender.zz", RrType::a},
-                          std::pair<std::string, RrType>{"mail.sender.zz", RrType::aaaa},
-                          std::pair<std::string, RrType>{"mail.sender.zz", RrType::mx},
-                          std::pair<std::string, RrType>{"sender.zz", RrType::txt}));
+  EXPECT_THAT(questions, ElementsAre(std::pair<std::string, RrType>{kRev, RrType::ptr},
+                                     std::pair<std::string, RrType>{"mail.sender.zz", RrType::a},
+                                     std::pair<std::string, RrType>{"mail.sender.zz", RrType::aaaa},
+                                     std::pair<std::string, RrType>{"mail.sender.zz", RrType::mx},
+                                     std::pair<std::string, RrType>{"sender.zz", RrType::txt}));
 }
 
 TEST(TraceFindings, ConfirmedMissingPtrIsTheIspsWithTheExactRecord) {
@@ -98,8 +96,8 @@ TEST(TraceFindings, ConfirmedMissingPtrIsTheIspsWithTheExactRecord) {
 
 TEST(TraceFindings, ThroughAnRfc2317ChainThePtrGoesAtTheTarget) {
   auto report = report_for(checks::IprevReason::no_ptr);
-  auto trace = confirmed_negative("7.0/26.2.0.192.in-addr.arpa", RrType::ptr,
-                                  "0/26.2.0.192.in-addr.arpa");
+  auto trace =
+      confirmed_negative("7.0/26.2.0.192.in-addr.arpa", RrType::ptr, "0/26.2.0.192.in-addr.arpa");
   trace.name = kRev;
   trace.cname_chain = {"7.0/26.2.0.192.in-addr.arpa"};
   report.traces = {trace};

@@ -49,16 +49,16 @@ ServerAnswer nodata_referral_reply() {
 // ---- next_step ------------------------------------------------------------------------------
 
 TEST(TraceNextStep, AnAuthoritativeAnswerEndsTheZone) {
-  const auto step = next_step(zone_of("2.0.192.in-addr.arpa",
-                                      {server(silent_server("192.0.2.1")),
-                                       server(server_answer("192.0.2.2", ptr_answer(kRev, {"a.test"})))}));
+  const auto step = next_step(zone_of(
+      "2.0.192.in-addr.arpa", {server(silent_server("192.0.2.1")),
+                               server(server_answer("192.0.2.2", ptr_answer(kRev, {"a.test"})))}));
   EXPECT_EQ(step.kind, TraceStepKind::answer);
   EXPECT_FALSE(step.cname_target);
 }
 
 TEST(TraceNextStep, AReferralBelowTheZoneTowardsTheNameIsFollowed) {
-  const auto step = next_step(zone_of(
-      ".", {server(nodata_referral_reply(), referral_to("in-addr.arpa", {"ns1.test"}))}));
+  const auto step = next_step(
+      zone_of(".", {server(nodata_referral_reply(), referral_to("in-addr.arpa", {"ns1.test"}))}));
   EXPECT_EQ(step.kind, TraceStepKind::referral);
   EXPECT_EQ(step.referral.zone, "in-addr.arpa");
   EXPECT_THAT(step.referral.ns, ElementsAre("ns1.test"));
@@ -66,8 +66,8 @@ TEST(TraceNextStep, AReferralBelowTheZoneTowardsTheNameIsFollowed) {
 
 TEST(TraceNextStep, AnUpwardOrSidewaysReferralIsLame) {
   // Note: a lame server often answers with a referral to the root or to its own zone.
-  EXPECT_EQ(next_step(zone_of("in-addr.arpa", {server(nodata_referral_reply(),
-                                                      referral_to("arpa", {"ns.test"}))}))
+  EXPECT_EQ(next_step(zone_of("in-addr.arpa",
+                              {server(nodata_referral_reply(), referral_to("arpa", {"ns.test"}))}))
                 .kind,
             TraceStepKind::lame);
   EXPECT_EQ(next_step(zone_of("in-addr.arpa", {server(nodata_referral_reply(),
@@ -133,8 +133,9 @@ TEST(ParseReferral, NsInTheAuthoritySectionWithTheirGlueOnly) {
   ASSERT_TRUE(referral);
   EXPECT_EQ(referral->zone, "in-addr.arpa");
   EXPECT_THAT(referral->ns, ElementsAre("ns1.test", "ns2.test")) << "normalized and sorted";
-  EXPECT_THAT(referral->glue, ElementsAre(std::pair<std::string, std::string>{"ns1.test", "127.0.0.3"},
-                                          std::pair<std::string, std::string>{"ns1.test", "2001:db8::3"}));
+  EXPECT_THAT(referral->glue,
+              ElementsAre(std::pair<std::string, std::string>{"ns1.test", "127.0.0.3"},
+                          std::pair<std::string, std::string>{"ns1.test", "2001:db8::3"}));
 }
 
 TEST(ParseReferral, ARfc2317ZoneNameKeepsItsSlash) {
@@ -180,10 +181,11 @@ TEST(TraceViews, SameDifferentStalePositiveFailureUnconfirmed) {
   EXPECT_EQ(compare_views(trace_with(ptr_answer(kRev, {"a.test"}), {auth})), ViewMatch::same);
   EXPECT_EQ(compare_views(trace_with(ptr_answer(kRev, {"b.test"}), {auth})),
             ViewMatch::different_data);
-  EXPECT_EQ(compare_views(trace_with(
-                ptr_answer(kRev, {"a.test"}),
-                {server_answer("192.0.2.1", failure_answer(kRev, RrType::ptr, Outcome::nxdomain))})),
-            ViewMatch::stale_positive);
+  EXPECT_EQ(
+      compare_views(trace_with(
+          ptr_answer(kRev, {"a.test"}),
+          {server_answer("192.0.2.1", failure_answer(kRev, RrType::ptr, Outcome::nxdomain))})),
+      ViewMatch::stale_positive);
   EXPECT_EQ(compare_views(trace_with(failure_answer(kRev, RrType::ptr, Outcome::servfail), {auth})),
             ViewMatch::cache_failure);
   EXPECT_EQ(compare_views(trace_with(ptr_answer(kRev, {"a.test"}), {silent_server("192.0.2.1")})),
@@ -191,8 +193,9 @@ TEST(TraceViews, SameDifferentStalePositiveFailureUnconfirmed) {
 }
 
 TEST(TraceDescribe, OneZoneInOneLine) {
-  auto zone = zone_of(".", {server(nodata_referral_reply(), referral_to("in-addr.arpa", {"ns1.test"})),
-                            server(silent_server("192.0.2.9"))});
+  auto zone =
+      zone_of(".", {server(nodata_referral_reply(), referral_to("in-addr.arpa", {"ns1.test"})),
+                    server(silent_server("192.0.2.9"))});
   zone.servers_from = "stub-addr";
   EXPECT_EQ(describe(zone),
             ". (stub-addr) 10.2.0.192.in-addr.arpa PTR: ns.fake.test 192.0.2.1: referral to "
