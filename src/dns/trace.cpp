@@ -169,9 +169,10 @@ ViewMatch compare_views(const Trace& trace) {
 }
 
 std::string answering_zone(const Trace& trace) {
-  for (auto it = trace.authority.steps.rbegin(); it != trace.authority.steps.rend(); ++it) {
-    for (const auto& server : it->servers) {
-      if (server.authoritative()) return zone_label(it->zone);
+  const auto& steps = trace.authority.steps;
+  for (std::size_t i = steps.size(); i-- > 0;) {
+    for (const auto& server : steps[i].servers) {
+      if (server.authoritative()) return zone_label(steps[i].zone);
     }
   }
   return {};
