@@ -56,6 +56,9 @@ std::string cache_source(const Report& report) {
 std::optional<Diagnosis> cache_finding(const Report& report, const dns::Trace& trace) {
   const auto match = dns::compare_views(trace);
   if (match == dns::ViewMatch::same || match == dns::ViewMatch::unconfirmed) return std::nullopt;
+  // Note: a bogus (DNSSEC) answer beside a plain authoritative one is most often the zone's
+  // signatures or DS; diagnose() names that, not the receiver's cache.
+  if (trace.cached.outcome == dns::Outcome::bogus) return std::nullopt;
   const auto view = dns::authoritative_view(trace);
   const auto source = cache_source(report);
   auto summary = fmt::format("{} answers {}, but the authoritative servers {} answer {}", source,

@@ -144,6 +144,20 @@ TEST(TraceFindings, AStaleCacheIsTheReceiversNotTheSenders) {
   EXPECT_THAT(found[0].fix, HasSubstr("Flush 7.2.0.192.in-addr.arpa"));
 }
 
+TEST(TraceFindings, AFailingResolverIsTheReceiversButABogusAnswerIsNot) {
+  auto report = report_for(checks::IprevReason::ptr_servfail);
+  const auto auth = server_answer("192.0.2.53", ptr_answer(kRev, {"mail.sender.zz"}));
+  report.traces = {trace_of(kRev, RrType::ptr, failure_answer(kRev, RrType::ptr, Outcome::servfail),
+                            "2.0.192.in-addr.arpa", {auth})};
+  const auto found = trace_findings(report);
+  ASSERT_EQ(found.size(), 1U);
+  EXPECT_EQ(found[0].party, "receiver");
+  EXPECT_THAT(found[0].fix, HasSubstr("Check forwarder 192.0.2.53"));
+  report.traces = {trace_of(kRev, RrType::ptr, failure_answer(kRev, RrType::ptr, Outcome::bogus),
+                            "2.0.192.in-addr.arpa", {auth})};
+  EXPECT_THAT(trace_findings(report), IsEmpty());
+}
+
 TEST(TraceFindings, ABrokenDelegationIsTheZoneOwners) {
   auto report = report_for(checks::IprevReason::unconfirmed);
   auto trace = trace_of(kRev, RrType::ptr, failure_answer(kRev, RrType::ptr, Outcome::servfail),
