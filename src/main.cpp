@@ -28,6 +28,7 @@
 #include "daemon/process.h"
 #include "milter/milter.h"
 #include "rdns/cli/check.h"
+#include "rdns/cli/trace.h"
 #include "rdns/config/config.h"
 #include "rdns/dns/authority_probe.h"
 #include "rdns/dns/unbound_resolver.h"
@@ -44,9 +45,13 @@ constexpr int exit_failure = 1;
 int run_check(const rdns::config::Invocation& invocation) {
   const auto ip = rdns::dns::IpAddress::parse(invocation.check_ip);
   const auto resolver = std::make_shared<rdns::dns::UnboundResolver>(invocation.config.resolver);
-  const auto report = rdns::cli::run_check(
+  auto report = rdns::cli::run_check(
       *resolver, invocation.config, *ip, invocation.check_helo, invocation.check_mail_from,
       rdns::dns::make_authority_probe(resolver, invocation.config.resolver.unbound_config));
+  if (invocation.trace) {
+    rdns::cli::add_traces(report, *resolver,
+                          rdns::dns::read_stub_zones(invocation.config.resolver.unbound_config));
+  }
   if (invocation.json) {
     rdns::cli::print_json(std::cout, report);
   } else {

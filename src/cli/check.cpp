@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "rdns/cli/trace.h"
 #include "rdns/dns/name.h"
 #include "rdns/header/auth_results.h"
 #include "rdns/session/session.h"
@@ -495,6 +496,7 @@ void print_text(std::ostream& out, const Report& report) {
       out << "\nFix (SPF): " << fix << "\n";
     }
   }
+  print_trace_text(out, report);  // --trace
 }
 
 namespace {
@@ -600,6 +602,7 @@ void print_json(std::ostream& out, const Report& report) {
   add_helo_json(json, report);
   add_spf_json(json, report);
   add_dnsbl_json(json, report);
+  add_trace_json(json, report);  // --trace
   if (report.verdict.exemption != policy::Exemption::none) {
     json["exemption"] = policy::to_string(report.verdict.exemption);
   }

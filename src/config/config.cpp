@@ -95,7 +95,8 @@ void flag_option(po::options_description& group, const char* name, const char* h
 
 /// The options that belong on the command line only (never in the config file).
 const std::set<std::string, std::less<>> command_line_only = {
-    "help", "version", "config", "config-test", "all", "check", "helo", "mail-from", "json"};
+    "help",  "version", "config",    "config-test", "all",
+    "check", "helo",    "mail-from", "json",        "trace"};
 
 po::options_description general_options() {
   po::options_description general("General (command line only)");
@@ -114,6 +115,9 @@ po::options_description general_options() {
   value_option(general, "mail-from", "ADDR",
                "with --check: the MAIL FROM address for SPF (empty: the null sender)");
   general.add_options()("json", "with --check: print JSON");
+  general.add_options()("trace",
+                        "with --check: trace each name from the root (zone cuts, servers, "
+                        "answers), compare the cached and authoritative views, say who must act");
   return general;
 }
 
@@ -742,7 +746,7 @@ void apply(const Reader& reader, Config& config) {
 std::string help_text(const po::options_description& options) {
   std::ostringstream out;
   out << "Usage: rdns-milter [--config FILE] [--socket SPEC] [--foreground] [OPTION...]\n"
-         "       rdns-milter --check IP [--json] [OPTION...]\n"
+         "       rdns-milter --check IP [--json] [--trace] [OPTION...]\n"
          "Every option may also be set in the config file as 'name = value'.\n"
       << options;
   return out.str();
@@ -845,7 +849,7 @@ void validate_file_values(const std::string& file, const std::vector<FileEntry>&
   apply(Reader(file_vm, lines, file), scratch);
 }
 
-/// The --check mode and its companions --helo, --mail-from and --json.
+/// The --check mode and its companions --helo, --mail-from, --json and --trace.
 void read_check_options(const po::variables_map& vm, const Reader& reader, Invocation& invocation) {
   if (vm.count("check") > 0) {
     invocation.mode = Invocation::Mode::check;
@@ -861,6 +865,7 @@ void read_check_options(const po::variables_map& vm, const Reader& reader, Invoc
     invocation.check_mail_from = vm["mail-from"].as<std::string>();
   }
   invocation.json = vm.count("json") > 0;
+  invocation.trace = vm.count("trace") > 0;
 }
 
 }  // namespace

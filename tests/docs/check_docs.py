@@ -23,7 +23,7 @@ SAMPLE = os.path.join(SOURCE, "contrib", "rdns-milter.conf")
 
 # --help's first group: options that only make sense on the command line.
 COMMAND_LINE_ONLY = {"help", "version", "config", "config-test", "all", "check", "helo",
-                     "mail-from", "json"}
+                     "mail-from", "json", "trace"}
 
 
 def run(*args: str) -> subprocess.CompletedProcess:

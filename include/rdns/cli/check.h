@@ -11,6 +11,7 @@
 #include "rdns/config/config.h"
 #include "rdns/dns/authority_probe.h"
 #include "rdns/dns/resolver.h"
+#include "rdns/dns/trace.h"
 #include "rdns/policy/policy.h"
 
 namespace rdns::cli {
@@ -27,6 +28,7 @@ struct Report {
   policy::Verdict verdict;
   std::vector<std::string> headers;  ///< "Authentication-Results: ..." lines
   std::string cache_source;          ///< where cached answers come from ("forwarder ...")
+  std::vector<dns::Trace> traces;    ///< with --trace: the delegation paths (cli/trace.h)
 };
 
 /// Runs the checks for `ip` with `config` over `resolver`, as the daemon would for a client

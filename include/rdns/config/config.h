@@ -92,6 +92,7 @@ struct Invocation {
   std::optional<std::string> check_helo;       ///< --helo with --check
   std::optional<std::string> check_mail_from;  ///< --mail-from with --check
   bool json = false;
+  bool trace = false;  ///< --trace with --check
   std::string help_text;
   std::vector<std::string> args;  ///< the arguments, kept for re-reading on SIGHUP
   Config config;

@@ -120,6 +120,10 @@ struct StubZone {
 /// are not followed). Comments and quotes are handled as unbound does.
 [[nodiscard]] std::vector<StubZone> parse_stub_zones(std::string_view text);
 
+/// The stub zones of the unbound.conf at `unbound_config` (empty path: none). Throws
+/// std::runtime_error when the file cannot be read.
+[[nodiscard]] std::vector<StubZone> read_stub_zones(const std::string& unbound_config);
+
 /// Limits of the production probe.
 struct ProbeLimits {
   std::chrono::milliseconds per_server{1500};  ///< UDP (and TCP after TC) per server
