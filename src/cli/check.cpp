@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -190,8 +191,9 @@ bool temporary(const dns::Answer& answer) {
 }
 
 /// What the diagnosis needs to know about our own resolver: validation, cache limits, the
-/// built-in local zones and, after a temporary failure, whether it answers at all.
-void add_resolver_facts(dns::Resolver& resolver, const dns::ResolverConfig& config,
+/// built-in local zones and, after a temporary failure, whether it answers at all (`health`:
+/// its answer for ". NS", asked alongside the checks).
+void add_resolver_facts(const dns::ResolverConfig& config, std::future<dns::Answer>& health,
                         Report& report) {
   const auto conf = read_text(config.unbound_config);
   report.validating =
@@ -202,7 +204,18 @@ void add_resolver_facts(dns::Resolver& resolver, const dns::ResolverConfig& conf
   for (const auto& spf : report.spf) {
     failed = failed || spf.result == checks::SpfResult::temperror;
   }
-  if (failed) report.resolver_health = resolver.resolve(".", dns::RrType::ns);
+  auto answer = health.get();
+  if (failed) report.resolver_health = std::move(answer);
+}
+
+/// Asks the resolver for ". NS" now. Note: asked after a failure, the answer would say less:
+/// libunbound may have marked its only forwarder unusable after the forwarder's SERVFAIL.
+std::future<dns::Answer> ask_health(dns::Resolver& resolver) {
+  auto promise = std::make_shared<std::promise<dns::Answer>>();
+  auto future = promise->get_future();
+  resolver.resolve_async(".", dns::RrType::ns, {},
+                         [promise](dns::Answer answer) { promise->set_value(std::move(answer)); });
+  return future;
 }
 
 }  // namespace
@@ -224,6 +237,7 @@ Report run_check(dns::Resolver& resolver, const config::Config& config, const dn
                                                     [](const checks::DnsblRegistry::Note&) {});
   }
 
+  auto health = ask_health(resolver);
   session::Session session(runtime, nullptr);
   (void)session.connect("", ip, "");
   if (helo) {
@@ -244,7 +258,7 @@ Report run_check(dns::Resolver& resolver, const config::Config& config, const dn
   }
   report.spf = session.spf_results();
   report.cache_source = session::cache_source(config.resolver);
-  add_resolver_facts(resolver, config.resolver, report);
+  add_resolver_facts(config.resolver, health, report);
   const auto edits = session.end_of_message("");
   for (const auto& [name, body] : edits.insert) {
     report.headers.push_back(fmt::format("{}:{}", name, body));

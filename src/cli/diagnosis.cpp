@@ -567,7 +567,8 @@ std::vector<std::string> builtin_local_zones(std::string_view unbound_conf_text)
 }
 
 std::string builtin_zone_of(const Report& report, const dns::Answer& answer) {
-  if (!answer.negative() || answer.confirmed) return {};
+  // Note: a re-check (confirmed) goes through libunbound too, with the same local zones.
+  if (!answer.negative()) return {};
   for (const auto& probe : report.iprev.authority) {
     for (const auto& step : probe.steps) {
       if (step.local_zone && !step.zone.empty() && dns::at_or_below(answer.name, step.zone)) {
