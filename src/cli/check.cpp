@@ -424,11 +424,10 @@ std::string evidence_line(const Report& report, const dns::Answer& answer) {
   std::vector<std::string> notes;
   if (answer.negative()) {
     const auto kept = std::min<unsigned>(answer.ttl, report.cache_max_negative_ttl);
-    notes.push_back(kept == answer.ttl
-                        ? fmt::format("negative TTL {}", answer.ttl)
-                        : fmt::format("negative TTL {} in the answer, cached {} s "
-                                      "(cache-max-negative-ttl)",
-                                      answer.ttl, kept));
+    notes.push_back(kept == answer.ttl ? fmt::format("negative TTL {}", answer.ttl)
+                                       : fmt::format("negative TTL {} in the answer, cached {} s "
+                                                     "(cache-max-negative-ttl)",
+                                                     answer.ttl, kept));
   } else {
     notes.push_back(fmt::format("TTL {}", answer.ttl));
   }

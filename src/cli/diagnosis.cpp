@@ -46,7 +46,7 @@ std::string host_for(const checks::Iprev& iprev) {
 
 std::string source_of(const Report& report) {
   return report.cache_source.starts_with("forwarder") ? report.cache_source
-                                                       : std::string("the resolver");
+                                                      : std::string("the resolver");
 }
 
 std::string outcome_text(const dns::Answer& answer) {
@@ -66,7 +66,8 @@ std::string outcome_text(const dns::Answer& answer) {
 
 /// "ns1.test 127.0.0.3: REFUSED", the way one server failed to answer authoritatively.
 std::string server_failure(const dns::ServerAnswer& server) {
-  if (!server.responded) return fmt::format("{} {}: {}", server.ns_name, server.address, server.failure);
+  if (!server.responded)
+    return fmt::format("{} {}: {}", server.ns_name, server.address, server.failure);
   if (server.rcode == 5) return fmt::format("{} {}: REFUSED", server.ns_name, server.address);
   if (server.rcode != 0 && server.rcode != 3) {
     return fmt::format("{} {}: rcode {}", server.ns_name, server.address, server.rcode);
@@ -184,8 +185,8 @@ void diagnose_forward(const Report& report, Found& found) {
     if (answer == nullptr) continue;
     if (answer->negative()) {
       add(found, "ptr-no-address", sender_domain,
-          fmt::format("{} PTR {}, but {} {}: {} from {}", iprev.client.reverse_name(), name,
-                      name, type, outcome_text(*answer), source_of(report)),
+          fmt::format("{} PTR {}, but {} {}: {} from {}", iprev.client.reverse_name(), name, name,
+                      type, outcome_text(*answer), source_of(report)),
           fmt::format("Publish {}. {} {} in the zone of {} (or have the PTR changed to a name "
                       "that has it).",
                       name, type, ip, name));
@@ -193,8 +194,8 @@ void diagnose_forward(const Report& report, Found& found) {
       std::vector<std::string> addresses;
       for (const auto& address : answer->addresses) addresses.push_back(address.to_string());
       add(found, "ptr-mismatch", sender_domain,
-          fmt::format("{} PTR {}, but {} {} is {}, not {}", iprev.client.reverse_name(), name,
-                      name, type, fmt::join(addresses, ", "), ip),
+          fmt::format("{} PTR {}, but {} {} is {}, not {}", iprev.client.reverse_name(), name, name,
+                      type, fmt::join(addresses, ", "), ip),
           fmt::format("Add {}. {} {} (next to the addresses it has), or have {}. PTR changed to "
                       "the name whose {} record is {}.",
                       name, type, ip, iprev.client.reverse_name(), type, ip));
@@ -211,7 +212,8 @@ void diagnose_upstream(const Report& report, Found& found) {
     }
     std::string servers;
     for (const auto& probe : iprev.authority) {
-      if (probe.name == answer.name) servers = "; the authoritative servers: " + dns::describe(probe);
+      if (probe.name == answer.name)
+        servers = "; the authoritative servers: " + dns::describe(probe);
     }
     add(found, "upstream-failure", party_of(answer.name),
         fmt::format("{} {}: {} from {}{}", answer.name, dns::to_string(answer.type),
@@ -272,8 +274,8 @@ void diagnose_disagree(const dns::ProbeResult& probe, Found& found) {
     }
   }
   add(found, "servers-disagree", party_of(probe.name),
-      fmt::format("the authoritative servers of {} give different answers for {} {}: {}",
-                  step.zone, step.name, dns::to_string(step.type), fmt::join(said, "; ")),
+      fmt::format("the authoritative servers of {} give different answers for {} {}: {}", step.zone,
+                  step.name, dns::to_string(step.type), fmt::join(said, "; ")),
       fmt::format("Bring every server of {} in sync with the primary: compare the SOA serial on "
                   "each (dig +norec @SERVER {} SOA) and fix the zone transfer{}.",
                   step.zone, step.zone, record));
@@ -312,9 +314,8 @@ void diagnose_rfc2317_target(const Report& report, const dns::ProbeResult& probe
   const auto judgement = dns::judge({probe.name, probe.type, {step}});
   if (judgement.verdict == dns::ProbeVerdict::unconfirmed) {
     add(found, "rfc2317-broken", sender_isp,
-        fmt::format("{} is a CNAME to {}, whose zone {} does not answer: {}", probe.name,
-                    step.name, step.zone.empty() ? "(none found)" : step.zone,
-                    judgement.answer.error),
+        fmt::format("{} is a CNAME to {}, whose zone {} does not answer: {}", probe.name, step.name,
+                    step.zone.empty() ? "(none found)" : step.zone, judgement.answer.error),
         fmt::format("Delegate the RFC 2317 zone of {} (NS records in the parent zone) to "
                     "servers that serve it, or replace the CNAME by {}. PTR {}.",
                     step.name, probe.name, host));
@@ -370,8 +371,8 @@ void diagnose_rfc2317_resolver(const Report& report, Found& found) {
       continue;
     }
     add(found, "rfc2317-broken", sender_isp,
-        fmt::format("{} is a CNAME to {}, which is {} ({})", answer.name,
-                    answer.cname_chain.back(), outcome_text(answer), source_of(report)),
+        fmt::format("{} is a CNAME to {}, which is {} ({})", answer.name, answer.cname_chain.back(),
+                    outcome_text(answer), source_of(report)),
         fmt::format("Add {}. PTR {}. in the zone that holds it (or delegate that RFC 2317 zone "
                     "to servers that serve it).",
                     answer.cname_chain.back(), host_for(iprev)));
@@ -430,9 +431,10 @@ void diagnose_helo(const Report& report, Found& found) {
   const auto ip = iprev.client.to_string();
   const auto type = address_type(iprev.client);
   const auto host = host_for(iprev);
-  const auto use_host = fmt::format("Set the HELO name to the server's public host name, e.g. "
-                                    "{}, published as {}. {} {}.",
-                                    host, host, type, ip);
+  const auto use_host = fmt::format(
+      "Set the HELO name to the server's public host name, e.g. "
+      "{}, published as {}. {} {}.",
+      host, host, type, ip);
   using checks::HeloReason;
   switch (helo.reason) {
     case HeloReason::not_fqdn:
@@ -455,10 +457,9 @@ void diagnose_helo(const Report& report, Found& found) {
       std::vector<std::string> addresses;
       for (const auto& address : helo.addresses) addresses.push_back(address.to_string());
       add(found, "helo-mismatch", sender_domain,
-          addresses.empty()
-              ? fmt::format("HELO {} has no A, AAAA or MX record", helo.helo)
-              : fmt::format("HELO {} resolves to {}, not {}", helo.helo,
-                            fmt::join(addresses, ", "), ip),
+          addresses.empty() ? fmt::format("HELO {} has no A, AAAA or MX record", helo.helo)
+                            : fmt::format("HELO {} resolves to {}, not {}", helo.helo,
+                                          fmt::join(addresses, ", "), ip),
           fmt::format("Publish {}. {} {}, or set the HELO name to {} (whose {} record is {}).",
                       helo.parsed.domain, type, ip, host, type, ip));
       break;
@@ -503,8 +504,7 @@ void diagnose_spf(const Report& report, Found& found) {
                       spf.domain, mechanism));
     } else if (spf.result == checks::SpfResult::temperror && !resolver_down(report)) {
       add(found, "upstream-failure", sender_domain,
-          fmt::format("SPF ({}) of {}: temporary DNS error: {}", identity, spf.domain,
-                      spf.problem),
+          fmt::format("SPF ({}) of {}: temporary DNS error: {}", identity, spf.domain, spf.problem),
           fmt::format("Whoever runs the name servers of {} must make them answer.", spf.domain));
     }
   }

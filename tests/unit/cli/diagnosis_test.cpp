@@ -65,9 +65,8 @@ dns::ServerAnswer named(dns::ServerAnswer server, std::string ns) {
 }
 
 dns::ServerAnswer refused(std::string address) {
-  auto server = server_answer(std::move(address),
-                              failure_answer(reverse, dns::RrType::ptr, dns::Outcome::servfail),
-                              false);
+  auto server = server_answer(
+      std::move(address), failure_answer(reverse, dns::RrType::ptr, dns::Outcome::servfail), false);
   server.rcode = 5;
   return server;
 }
@@ -75,9 +74,9 @@ dns::ServerAnswer refused(std::string address) {
 // ---- nothing wrong -------------------------------------------------------------------------
 
 TEST(Diagnosis, EmptyForAPass) {
-  auto report = report_for(checks::IprevReason::forward_confirmed,
-                           {ptr_answer(reverse, {"mail.example.com"}),
-                            a_answer("mail.example.com", {"192.0.2.55"})});
+  auto report = report_for(
+      checks::IprevReason::forward_confirmed,
+      {ptr_answer(reverse, {"mail.example.com"}), a_answer("mail.example.com", {"192.0.2.55"})});
   report.iprev.result = checks::IprevResult::pass;
   report.iprev.ptr = {"mail.example.com"};
   report.iprev.verified = {"mail.example.com"};
@@ -88,14 +87,14 @@ TEST(Diagnosis, EmptyForAPass) {
 
 TEST(Diagnosis, NoPtrNamesTheRecordAndTheZone) {
   auto report = report_for(checks::IprevReason::no_ptr, {nxdomain_ptr()});
-  report.iprev.authority.push_back(probe_result(
-      reverse, dns::RrType::ptr, zone, {server_answer("192.0.2.53", nxdomain_ptr())}));
+  report.iprev.authority.push_back(
+      probe_result(reverse, dns::RrType::ptr, zone, {server_answer("192.0.2.53", nxdomain_ptr())}));
   const auto found = with_code(report, "no-ptr");
   ASSERT_EQ(found.size(), 1U);
   EXPECT_EQ(found[0].party, "sender-isp");
   EXPECT_THAT(found[0].summary, HasSubstr("NXDOMAIN"));
-  EXPECT_THAT(found[0].summary, HasSubstr("confirmed by the authoritative servers of " +
-                                          std::string(zone)));
+  EXPECT_THAT(found[0].summary,
+              HasSubstr("confirmed by the authoritative servers of " + std::string(zone)));
   EXPECT_THAT(found[0].fix, HasSubstr("55.2.0.192.in-addr.arpa. PTR mail.example.com."));
   EXPECT_THAT(found[0].fix, HasSubstr("mail.example.com. A 192.0.2.55"));
   EXPECT_THAT(found[0].fix, HasSubstr("in the zone 2.0.192.in-addr.arpa"));
@@ -147,10 +146,10 @@ TEST(BuiltinLocalZones, ProbeEvidenceOrSoaOwner) {
 // ---- forward names ---------------------------------------------------------------------------
 
 TEST(Diagnosis, PtrNoAddress) {
-  auto report = report_for(checks::IprevReason::no_forward_match,
-                           {ptr_answer(reverse, {"mail.example.com"}),
-                            failure_answer("mail.example.com", dns::RrType::a,
-                                           dns::Outcome::nxdomain)});
+  auto report =
+      report_for(checks::IprevReason::no_forward_match,
+                 {ptr_answer(reverse, {"mail.example.com"}),
+                  failure_answer("mail.example.com", dns::RrType::a, dns::Outcome::nxdomain)});
   report.iprev.ptr = {"mail.example.com"};
   const auto found = with_code(report, "ptr-no-address");
   ASSERT_EQ(found.size(), 1U);
@@ -194,10 +193,9 @@ TEST(Diagnosis, ServersDisagree) {
 
 TEST(Diagnosis, ServersThatAgreeDoNotDisagree) {
   auto report = report_for(checks::IprevReason::no_ptr, {nxdomain_ptr()});
-  report.iprev.authority.push_back(
-      probe_result(reverse, dns::RrType::ptr, zone,
-                   {server_answer("127.0.0.3", nxdomain_ptr()),
-                    server_answer("127.0.0.5", nxdomain_ptr())}));
+  report.iprev.authority.push_back(probe_result(
+      reverse, dns::RrType::ptr, zone,
+      {server_answer("127.0.0.3", nxdomain_ptr()), server_answer("127.0.0.5", nxdomain_ptr())}));
   EXPECT_TRUE(with_code(report, "servers-disagree").empty());
   EXPECT_TRUE(with_code(report, "lame-delegation").empty());
 }
@@ -205,16 +203,16 @@ TEST(Diagnosis, ServersThatAgreeDoNotDisagree) {
 TEST(Diagnosis, LameDelegationRefusedAndNotAuthoritative) {
   auto report = report_for(checks::IprevReason::no_ptr, {nxdomain_ptr()});
   auto no_aa = named(server_answer("127.0.0.7", nxdomain_ptr(), false), "ns3.test");
-  report.iprev.authority.push_back(probe_result(
-      reverse, dns::RrType::ptr, zone,
-      {named(server_answer("127.0.0.3", nxdomain_ptr()), "ns1.test"),
-       named(refused("127.0.0.6"), "ns2.test"), no_aa}));
+  report.iprev.authority.push_back(
+      probe_result(reverse, dns::RrType::ptr, zone,
+                   {named(server_answer("127.0.0.3", nxdomain_ptr()), "ns1.test"),
+                    named(refused("127.0.0.6"), "ns2.test"), no_aa}));
   const auto found = with_code(report, "lame-delegation");
   ASSERT_EQ(found.size(), 2U);
   EXPECT_EQ(found[0].party, "sender-isp");
   EXPECT_THAT(found[0].summary, HasSubstr("ns2.test 127.0.0.6: REFUSED"));
-  EXPECT_THAT(found[0].fix, HasSubstr("Make ns2.test (127.0.0.6) serve the zone " +
-                                      std::string(zone)));
+  EXPECT_THAT(found[0].fix,
+              HasSubstr("Make ns2.test (127.0.0.6) serve the zone " + std::string(zone)));
   EXPECT_THAT(found[0].fix, HasSubstr("delegation in 0.192.in-addr.arpa"));
   EXPECT_THAT(found[1].summary, HasSubstr("without the AA flag"));
   // The verdict still stands on the one authoritative answer.
@@ -254,9 +252,9 @@ dns::Answer cname_nxdomain(std::string answer_zone) {
 
 TEST(Diagnosis, Rfc2317TargetZoneNotDelegated) {
   auto report = report_for(checks::IprevReason::no_ptr, {cname_nxdomain(zone)});
-  report.iprev.authority.push_back(probe_result(
-      reverse, dns::RrType::ptr, zone, {named(server_answer("127.0.0.3", cname_nxdomain(zone)),
-                                              "ns1.test")}));
+  report.iprev.authority.push_back(
+      probe_result(reverse, dns::RrType::ptr, zone,
+                   {named(server_answer("127.0.0.3", cname_nxdomain(zone)), "ns1.test")}));
   const auto found = with_code(report, "rfc2317-broken");
   ASSERT_EQ(found.size(), 1U);
   EXPECT_EQ(found[0].party, "sender-isp");
@@ -270,12 +268,12 @@ TEST(Diagnosis, Rfc2317TargetZoneNotDelegated) {
 }
 
 TEST(Diagnosis, Rfc2317TargetMissingInItsZone) {
-  auto report = report_for(checks::IprevReason::no_ptr, {cname_nxdomain("0/26." + std::string(zone))});
+  auto report =
+      report_for(checks::IprevReason::no_ptr, {cname_nxdomain("0/26." + std::string(zone))});
   auto leaving = ptr_answer(reverse, {});
   leaving.outcome = dns::Outcome::nodata;
   leaving.cname_chain = {"55.0/26.2.0.192.in-addr.arpa"};
-  auto probe = probe_result(reverse, dns::RrType::ptr, zone,
-                            {server_answer("127.0.0.3", leaving)});
+  auto probe = probe_result(reverse, dns::RrType::ptr, zone, {server_answer("127.0.0.3", leaving)});
   auto target = nxdomain_ptr();
   target.name = "55.0/26.2.0.192.in-addr.arpa";
   target.zone = "0/26.2.0.192.in-addr.arpa";
@@ -295,8 +293,7 @@ TEST(Diagnosis, Rfc2317TargetZoneLame) {
   auto leaving = ptr_answer(reverse, {});
   leaving.outcome = dns::Outcome::nodata;
   leaving.cname_chain = {"55.0/26.2.0.192.in-addr.arpa"};
-  auto probe = probe_result(reverse, dns::RrType::ptr, zone,
-                            {server_answer("127.0.0.3", leaving)});
+  auto probe = probe_result(reverse, dns::RrType::ptr, zone, {server_answer("127.0.0.3", leaving)});
   auto second = probe_result("55.0/26.2.0.192.in-addr.arpa", dns::RrType::ptr,
                              "0/26.2.0.192.in-addr.arpa", {refused("127.0.0.8")});
   probe.steps.push_back(second.steps[0]);
@@ -310,8 +307,8 @@ TEST(Diagnosis, Rfc2317TargetZoneLame) {
 
 TEST(Diagnosis, NoRfc2317WithoutACname) {
   auto report = report_for(checks::IprevReason::no_ptr, {nxdomain_ptr()});
-  report.iprev.authority.push_back(probe_result(
-      reverse, dns::RrType::ptr, zone, {server_answer("127.0.0.3", nxdomain_ptr())}));
+  report.iprev.authority.push_back(
+      probe_result(reverse, dns::RrType::ptr, zone, {server_answer("127.0.0.3", nxdomain_ptr())}));
   EXPECT_TRUE(with_code(report, "rfc2317-broken").empty());
 }
 
@@ -323,21 +320,21 @@ TEST(Diagnosis, Rfc2317FromTheResolverAloneWithoutAProbe) {
 }
 
 TEST(Diagnosis, StaleNegativeCache) {
-  auto report = report_for(checks::IprevReason::forward_confirmed,
-                           {nxdomain_ptr(), [] {
-                              auto a = ptr_answer(reverse, {"mail.test"});
-                              a.confirmed = true;
-                              return a;
-                            }()});
+  auto report = report_for(checks::IprevReason::forward_confirmed, {nxdomain_ptr(), [] {
+                                                                      auto a = ptr_answer(
+                                                                          reverse, {"mail.test"});
+                                                                      a.confirmed = true;
+                                                                      return a;
+                                                                    }()});
   report.cache_source = "forwarder 127.0.0.53";
   const auto found = with_code(report, "stale-negative-cache");
   ASSERT_EQ(found.size(), 1U);
   EXPECT_EQ(found[0].party, "receiver");
   EXPECT_THAT(found[0].summary, HasSubstr("forwarder 127.0.0.53"));
   EXPECT_THAT(found[0].fix, HasSubstr("Flush the forwarder's cache"));
-  EXPECT_TRUE(with_code(report_for(checks::IprevReason::no_ptr, {nxdomain_ptr()}),
-                        "stale-negative-cache")
-                  .empty());
+  EXPECT_TRUE(
+      with_code(report_for(checks::IprevReason::no_ptr, {nxdomain_ptr()}), "stale-negative-cache")
+          .empty());
 }
 
 // ---- failures upstream and our own ---------------------------------------------------------
@@ -355,9 +352,9 @@ TEST(Diagnosis, UpstreamFailureIsTheSendersWhenOurResolverWorks) {
 }
 
 TEST(Diagnosis, DeadForwarderIsTheReceivers) {
-  auto report = report_for(checks::IprevReason::ptr_timeout,
-                           {failure_answer("8.8.8.8.in-addr.arpa", dns::RrType::ptr,
-                                           dns::Outcome::timeout)});
+  auto report =
+      report_for(checks::IprevReason::ptr_timeout,
+                 {failure_answer("8.8.8.8.in-addr.arpa", dns::RrType::ptr, dns::Outcome::timeout)});
   report.iprev.client = ip("8.8.8.8");
   report.cache_source = "forwarder 127.0.0.1";
   report.resolver_health = failure_answer(".", dns::RrType::ns, dns::Outcome::timeout);
@@ -384,9 +381,8 @@ TEST(Diagnosis, DnssecBogus) {
   EXPECT_EQ(found[0].party, "sender-isp");
   EXPECT_THAT(found[0].summary, HasSubstr(report.iprev.evidence[0].why_bogus));
   EXPECT_THAT(found[0].fix, HasSubstr("DS records in the parent zone"));
-  EXPECT_TRUE(with_code(report_for(checks::IprevReason::no_ptr, {nxdomain_ptr()}),
-                        "dnssec-bogus")
-                  .empty());
+  EXPECT_TRUE(
+      with_code(report_for(checks::IprevReason::no_ptr, {nxdomain_ptr()}), "dnssec-bogus").empty());
 }
 
 // ---- HELO and SPF ----------------------------------------------------------------------------
@@ -426,8 +422,8 @@ TEST(Diagnosis, HeloCodes) {
   EXPECT_THAT(found[0].summary, HasSubstr("resolves to 192.0.2.99, not 192.0.2.55"));
   EXPECT_THAT(found[0].fix, HasSubstr("mail.other.zz. A 192.0.2.55"));
 
-  EXPECT_TRUE(with_code(with_helo(checks::HeloReason::ok, "mail.sender.zz"), "helo-mismatch")
-                  .empty());
+  EXPECT_TRUE(
+      with_code(with_helo(checks::HeloReason::ok, "mail.sender.zz"), "helo-mismatch").empty());
   EXPECT_TRUE(diagnose(with_helo(checks::HeloReason::ok, "mail.sender.zz")).empty());
 }
 
@@ -449,8 +445,7 @@ TEST(Diagnosis, SpfFailGivesTheRecordWithTheClient) {
   EXPECT_EQ(found[0].party, "sender-domain");
   EXPECT_THAT(found[0].fix,
               HasSubstr("sender.zz. TXT \"v=spf1 ip4:198.51.100.0/24 ip4:192.0.2.55 -all\""));
-  EXPECT_TRUE(with_code(with_spf(checks::SpfResult::pass, "v=spf1 ip4:192.0.2.55 -all"),
-                        "spf-fail")
+  EXPECT_TRUE(with_code(with_spf(checks::SpfResult::pass, "v=spf1 ip4:192.0.2.55 -all"), "spf-fail")
                   .empty());
   EXPECT_TRUE(with_code(with_spf(checks::SpfResult::softfail, "v=spf1 ~all"), "spf-fail").empty());
 }
