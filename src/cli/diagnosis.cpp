@@ -207,7 +207,9 @@ void diagnose_forward(const Report& report, Found& found) {
 void diagnose_upstream(const Report& report, Found& found) {
   const auto& iprev = report.iprev;
   for (const auto& answer : iprev.evidence) {
-    if (answer.outcome != dns::Outcome::servfail && answer.outcome != dns::Outcome::timeout) {
+    // Note: a confirmed failure is the probe's judgement, told below with the servers' evidence.
+    if (answer.confirmed ||
+        (answer.outcome != dns::Outcome::servfail && answer.outcome != dns::Outcome::timeout)) {
       continue;
     }
     std::string servers;
