@@ -419,11 +419,18 @@ namespace {
 /// libunbound made up from a built-in local zone.
 std::string evidence_line(const Report& report, const dns::Answer& answer) {
   auto line = dns::describe(answer);
+  if (answer.outcome == dns::Outcome::servfail && answer.error == "SERVFAIL") {
+    return line.substr(0, line.rfind(" (SERVFAIL)"));
+  }
   if (answer.outcome != dns::Outcome::ok && !answer.negative()) return line;
   line = line.substr(0, line.rfind(" (TTL "));
+  const auto local = builtin_zone_of(report, answer);
   std::vector<std::string> notes;
   if (answer.negative()) {
-    const auto kept = std::min<unsigned>(answer.ttl, report.cache_max_negative_ttl);
+    // Note: what the cache keeps matters for the resolver's answers, not for the re-check.
+    const auto kept = answer.confirmed && local.empty()
+                          ? answer.ttl
+                          : std::min<unsigned>(answer.ttl, report.cache_max_negative_ttl);
     notes.push_back(kept == answer.ttl ? fmt::format("negative TTL {}", answer.ttl)
                                        : fmt::format("negative TTL {} in the answer, cached {} s "
                                                      "(cache-max-negative-ttl)",
@@ -434,10 +441,11 @@ std::string evidence_line(const Report& report, const dns::Answer& answer) {
   notes.emplace_back(report.validating || answer.security != dns::Security::insecure
                          ? std::string(dns::to_string(answer.security))
                          : std::string("not validated"));
-  if (answer.confirmed) notes.emplace_back("asked the authoritative servers");
-  if (const auto zone = builtin_zone_of(report, answer); !zone.empty()) {
+  if (!local.empty()) {
     notes.push_back(fmt::format(
-        "made up by libunbound's built-in local zone {} (RFC 6303), no server was asked", zone));
+        "made up by libunbound's built-in local zone {} (RFC 6303), no server was asked", local));
+  } else if (answer.confirmed) {
+    notes.emplace_back("asked the authoritative servers");
   }
   return fmt::format("{} ({})", line, fmt::join(notes, ", "));
 }

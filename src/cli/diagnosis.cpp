@@ -64,6 +64,14 @@ std::string outcome_text(const dns::Answer& answer) {
   return "?";
 }
 
+/// The records of an answer as text: names, addresses, texts.
+std::vector<std::string> data_of(const dns::Answer& answer) {
+  std::vector<std::string> data = answer.names;
+  for (const auto& address : answer.addresses) data.push_back(address.to_string());
+  for (const auto& text : answer.texts) data.push_back(fmt::format("\"{}\"", text));
+  return data;
+}
+
 /// "ns1.test 127.0.0.3: REFUSED", the way one server failed to answer authoritatively.
 std::string server_failure(const dns::ServerAnswer& server) {
   if (!server.responded)
@@ -161,6 +169,11 @@ void diagnose_no_ptr(const Report& report, Found& found) {
   }
   const auto zone = reverse_zone_of(iprev);
   const auto host = host_for(iprev);
+  const auto owner = ptr_owner(iprev);
+  // Note: behind an RFC 2317 CNAME the record belongs in the target's zone (rfc2317-broken).
+  const auto where = owner != reverse ? std::string("the zone that holds the CNAME target")
+                     : zone.empty()   ? std::string("the zone of the address block")
+                                      : "the zone " + zone;
   add(found, "no-ptr", sender_isp,
       fmt::format("{} PTR: {} from {}{}", reverse, ptr != nullptr ? outcome_text(*ptr) : "none",
                   source_of(report),
@@ -169,10 +182,9 @@ void diagnose_no_ptr(const Report& report, Found& found) {
                       : fmt::format(", confirmed by the authoritative servers of {}",
                                     zone.empty() ? reverse : zone)),
       fmt::format("The holder of the address block (ISP or hosting provider, not the domain "
-                  "registrar) adds {}. PTR {}. in the zone {} (your mail server's real host "
-                  "name), and the domain publishes {}. {} {}.",
-                  ptr_owner(iprev), host, zone.empty() ? "of the address block" : zone, host,
-                  address_type(iprev.client), iprev.client.to_string()));
+                  "registrar) adds {}. PTR {}. in {} (your mail server's real host name), and "
+                  "the domain publishes {}. {} {}.",
+                  owner, host, where, host, address_type(iprev.client), iprev.client.to_string()));
 }
 
 void diagnose_forward(const Report& report, Found& found) {
@@ -267,7 +279,8 @@ void diagnose_disagree(const dns::ProbeResult& probe, Found& found) {
     if (!server.authoritative()) continue;
     said.push_back(fmt::format("{} {}: {}", server.ns_name, server.address,
                                server.answer.outcome == dns::Outcome::ok
-                                   ? dns::describe(server.answer)
+                                   ? fmt::format("{} {}", dns::to_string(server.answer.type),
+                                                 fmt::join(data_of(server.answer), ", "))
                                    : outcome_text(server.answer)));
     if (record.empty() && server.answer.outcome == dns::Outcome::ok &&
         !server.answer.names.empty()) {
@@ -302,9 +315,9 @@ void diagnose_lame(const dns::ProbeResult& probe, Found& found) {
                             "serve it.",
                             zone, server.address)
               : fmt::format("Make {} ({}) serve the zone {} (load it, answer queries), or "
-                            "remove it from the NS records of {} and from the delegation in "
-                            "{}.",
-                            server.ns_name, server.address, zone, zone, dns::parent(zone)));
+                            "remove it from the NS records of {} and from its delegation in the "
+                            "parent zone.",
+                            server.ns_name, server.address, zone, zone));
     }
   }
 }

@@ -60,7 +60,7 @@ ZONES = {
     "main": {
         "zz.": ["@ NS ns1.zz.", "ns1 A 127.0.0.3", "nsa A 127.0.0.4", "nsb A 127.0.0.5",
                 "nslame A 127.0.0.6", "nsdown A " + DEAD,
-                "mail A 192.0.2.58", "other A 192.0.2.99",
+                "mail A 192.0.2.58", "other A 192.0.2.99", "host10 A 198.51.100.10",
                 'spffail TXT "v=spf1 ip4:198.51.100.0/24 -all"',
                 'spfbad TXT "v=spf1 foo:bar -all"'],
         "2.0.192.in-addr.arpa.": [
@@ -76,7 +76,7 @@ ZONES = {
         "113.0.203.in-addr.arpa.": ["@ NS nsa.zz.", "@ NS nslame.zz."],
     },
     "b": {
-        "100.51.198.in-addr.arpa.": ["@ NS nsa.zz.", "@ NS nsb.zz.", "10 PTR mail.zz."],
+        "100.51.198.in-addr.arpa.": ["@ NS nsa.zz.", "@ NS nsb.zz.", "10 PTR host10.zz."],
     },
     "lame": {
         "zz-lame.": ["@ NS nslame.zz."],
@@ -138,10 +138,12 @@ def authority_cases(f: Failures, checker: Checker) -> None:
     found = diagnosis(r, "servers-disagree")
     f.expect(bool(found) and "127.0.0.4" in found[0]["summary"]
              and "127.0.0.5" in found[0]["summary"]
-             and "10.100.51.198.in-addr.arpa. PTR mail.zz." in found[0]["fix"],
+             and "10.100.51.198.in-addr.arpa. PTR host10.zz." in found[0]["fix"],
              "servers disagree: both servers named, the record in the fix", r)
     f.expect(not diagnosis(r, "stale-negative-cache"),
              "servers disagree: not called a stale cache", r)
+    f.expect(r["checks"]["iprev"]["result"] == "pass",
+             "servers disagree: the record one server has is found (pass)", r)
 
     r = checker.check("203.0.113.20")
     expect_code(f, r, "lame-delegation", "sender-isp", "Make nslame.zz (127.0.0.6) serve",
