@@ -523,6 +523,15 @@ TEST(ProbeJudge, CannedAnswers) {
   EXPECT_TRUE(verdict({server_answer("a", ptr_answer(reverse, {"m"})),
                        server_answer("b", ptr_answer(reverse, {"n"}))})
                   .servers_disagree);
+  // Only a CNAME out of the zone (RFC 2317): this step proves nothing.
+  auto leaving = ptr_answer(reverse, {});
+  leaving.outcome = dns::Outcome::nodata;
+  leaving.cname_chain = {"55.0/26.2.0.192.in-addr.arpa"};
+  EXPECT_TRUE(dns::leaves_zone(leaving));
+  EXPECT_EQ(verdict({server_answer("a", leaving)}).verdict, ProbeVerdict::unconfirmed);
+  // A CNAME to a missing name inside the zone is a real negative.
+  EXPECT_EQ(verdict({server_answer("a", cname_nxdomain(zone))}).verdict,
+            ProbeVerdict::confirmed_negative);
 }
 
 }  // namespace
