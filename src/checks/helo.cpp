@@ -106,6 +106,45 @@ bool is_private_name(std::string_view domain) {
   });
 }
 
+std::string special_use_reason(std::string_view domain) {
+  struct Reserved {
+    std::string_view suffix;
+    std::string_view why;
+  };
+  static constexpr std::array<Reserved, 18> reserved{{
+      {"example", "reserved for documentation (RFC 6761 section 6.5)"},
+      {"example.com", "reserved for documentation (RFC 6761 section 6.5)"},
+      {"example.net", "reserved for documentation (RFC 6761 section 6.5)"},
+      {"example.org", "reserved for documentation (RFC 6761 section 6.5)"},
+      {"test", "reserved for testing (RFC 6761 section 6.2)"},
+      {"invalid", "reserved as never valid (RFC 6761 section 6.4)"},
+      {"localhost", "reserved for the loopback host (RFC 6761 section 6.3)"},
+      {"local", "reserved for multicast DNS on the local link (RFC 6762)"},
+      {"home.arpa", "reserved for home networks (RFC 8375)"},
+      {"onion", "reserved for Tor onion services (RFC 7686)"},
+      {"alt", "reserved for names outside the DNS (RFC 9476)"},
+      {"internal", "reserved by ICANN for private networks"},
+      {"localdomain", "a private name, never delegated in the root zone"},
+      {"lan", "a private name, never delegated in the root zone"},
+      {"home", "a private name, never delegated in the root zone"},
+      {"corp", "a private name, never delegated in the root zone"},
+      {"intranet", "a private name, never delegated in the root zone"},
+      {"private", "a private name, never delegated in the root zone"},
+  }};
+  // The most specific match wins (example.com before a bare .com rule, home.arpa before none).
+  const Reserved* best = nullptr;
+  for (const auto& entry : reserved) {
+    if (dns::at_or_below(domain, entry.suffix) &&
+        (best == nullptr || entry.suffix.size() > best->suffix.size())) {
+      best = &entry;
+    }
+  }
+  if (best == nullptr) return {};
+  const bool special = best->why.starts_with("reserved") && best->suffix != "internal";
+  return std::string(domain) + (special ? " is a special-use name " : " is ") +
+         std::string(best->why) + ", not a public host name";
+}
+
 std::string_view to_string(HeloResult result) {
   switch (result) {
     case HeloResult::pass: return "pass";

@@ -1,6 +1,10 @@
 #include "rdns/cli/check.h"
 
+#include <algorithm>
 #include <array>
+#include <fstream>
+#include <future>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <ostream>
 
@@ -176,39 +180,46 @@ nlohmann::json probe_json(const dns::ProbeResult& probe) {
           {"steps", steps}};
 }
 
-}  // namespace
-
-std::vector<Diagnosis> diagnose(const Report& report) {
-  std::vector<Diagnosis> found;
-  const auto& iprev = report.iprev;
-  const auto source =
-      report.cache_source.empty() ? std::string("the resolver's cache") : report.cache_source;
-  for (const auto& line : checks::stale_negative_warnings(iprev, source)) {
-    found.push_back({"stale-negative-cache", "receiver", line,
-                     source.starts_with("forwarder")
-                         ? "Flush the forwarder's cache for the name (or lower its negative-cache "
-                           "TTL); rdns-milter asked the authoritative servers and did not reject."
-                         : "Nothing to do: the cached negative answer expires by itself, and "
-                           "rdns-milter asked the authoritative servers instead of rejecting."});
-  }
-  for (const auto& probe : iprev.authority) {
-    if (dns::judge(probe).servers_disagree) {
-      found.push_back({"servers-disagree", "sender-isp",
-                       fmt::format("the authoritative servers of {} give different answers: {}",
-                                   probe.name, dns::describe(probe)),
-                       "Bring the zone's secondary servers in sync with the primary (check "
-                       "the SOA serial on each)."});
-    }
-  }
-  if (iprev.reason == IprevReason::no_ptr) {
-    found.push_back(
-        {"no-ptr", "sender-isp",
-         fmt::format("{} has no PTR record{}", iprev.client.to_string(),
-                     iprev.authority.empty() ? "" : " (confirmed by its authoritative servers)"),
-         iprev_fix(iprev)});
-  }
-  return found;
+/// The unbound-config's text; empty when there is none or it cannot be read.
+std::string read_text(const std::string& path) {
+  if (path.empty()) return {};
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
+
+bool temporary(const dns::Answer& answer) {
+  return answer.outcome == dns::Outcome::servfail || answer.outcome == dns::Outcome::timeout;
+}
+
+/// What the diagnosis needs to know about our own resolver: validation, cache limits, the
+/// built-in local zones and, after a temporary failure, whether it answers at all (`health`:
+/// its answer for ". NS", asked alongside the checks).
+void add_resolver_facts(const dns::ResolverConfig& config, std::future<dns::Answer>& health,
+                        Report& report) {
+  const auto conf = read_text(config.unbound_config);
+  report.validating =
+      !config.trust_anchor_file.empty() || conf.find("trust-anchor") != std::string::npos;
+  report.cache_max_negative_ttl = config.cache_max_negative_ttl;
+  report.builtin_local_zones = builtin_local_zones(conf);
+  bool failed = std::any_of(report.iprev.evidence.begin(), report.iprev.evidence.end(), temporary);
+  for (const auto& spf : report.spf) {
+    failed = failed || spf.result == checks::SpfResult::temperror;
+  }
+  auto answer = health.get();
+  if (failed) report.resolver_health = std::move(answer);
+}
+
+/// Asks the resolver for ". NS" now. Note: asked after a failure, the answer would say less:
+/// libunbound may have marked its only forwarder unusable after the forwarder's SERVFAIL.
+std::future<dns::Answer> ask_health(dns::Resolver& resolver) {
+  auto promise = std::make_shared<std::promise<dns::Answer>>();
+  auto future = promise->get_future();
+  resolver.resolve_async(".", dns::RrType::ns, {},
+                         [promise](dns::Answer answer) { promise->set_value(std::move(answer)); });
+  return future;
+}
+
+}  // namespace
 
 Report run_check(dns::Resolver& resolver, const config::Config& config, const dns::IpAddress& ip,
                  const std::optional<std::string>& helo,
@@ -227,6 +238,7 @@ Report run_check(dns::Resolver& resolver, const config::Config& config, const dn
                                                     [](const checks::DnsblRegistry::Note&) {});
   }
 
+  auto health = ask_health(resolver);
   session::Session session(runtime, nullptr);
   (void)session.connect("", ip, "");
   if (helo) {
@@ -247,6 +259,7 @@ Report run_check(dns::Resolver& resolver, const config::Config& config, const dn
   }
   report.spf = session.spf_results();
   report.cache_source = session::cache_source(config.resolver);
+  add_resolver_facts(config.resolver, health, report);
   const auto edits = session.end_of_message("");
   for (const auto& [name, body] : edits.insert) {
     report.headers.push_back(fmt::format("{}:{}", name, body));
@@ -340,9 +353,13 @@ std::string helo_fix(const checks::Helo& helo, const checks::Iprev& iprev) {
       return fmt::format("Your server introduces itself as {}, a bare name without a domain. {}",
                          name, advice);
     case HeloReason::bad_tld:
+      if (const auto special = checks::special_use_reason(helo.parsed.domain); !special.empty()) {
+        return fmt::format("Your server introduces itself as {}; {}. {}", name, special, advice);
+      }
       return fmt::format(
-          "Your server introduces itself as {}; .{} is not a public top-level domain. {}", name,
-          dns::top_label(helo.parsed.domain), advice);
+          "Your server introduces itself as {}; .{} is not a top-level domain in the DNS (the "
+          "root zone has no such name). {}",
+          name, dns::top_label(helo.parsed.domain), advice);
     case HeloReason::no_address:
       return fmt::format(
           "{} has no A, AAAA or MX record. Publish {} A {} (or use a name that "
@@ -398,19 +415,74 @@ std::string spf_fix(const checks::Spf& spf, const dns::IpAddress& client) {
 
 namespace {
 
+/// One evidence line: dns::describe, with what the answer's flags really say: "not validated"
+/// without a trust anchor, the negative TTL next to what the cache keeps, and answers that
+/// libunbound made up from a built-in local zone.
+std::string evidence_line(const Report& report, const dns::Answer& answer) {
+  auto line = dns::describe(answer);
+  if (answer.outcome == dns::Outcome::servfail && answer.error == "SERVFAIL") {
+    return line.substr(0, line.rfind(" (SERVFAIL)"));
+  }
+  if (answer.outcome != dns::Outcome::ok && !answer.negative()) return line;
+  line = line.substr(0, line.rfind(" (TTL "));
+  const auto local = builtin_zone_of(report, answer);
+  std::vector<std::string> notes;
+  if (answer.negative()) {
+    // Note: what the cache keeps matters for the resolver's answers, not for the re-check.
+    const auto kept = answer.confirmed && local.empty()
+                          ? answer.ttl
+                          : std::min<unsigned>(answer.ttl, report.cache_max_negative_ttl);
+    notes.push_back(kept == answer.ttl ? fmt::format("negative TTL {}", answer.ttl)
+                                       : fmt::format("negative TTL {} in the answer, cached {} s "
+                                                     "(cache-max-negative-ttl)",
+                                                     answer.ttl, kept));
+  } else {
+    notes.push_back(fmt::format("TTL {}", answer.ttl));
+  }
+  notes.emplace_back(report.validating || answer.security != dns::Security::insecure
+                         ? std::string(dns::to_string(answer.security))
+                         : std::string("not validated"));
+  if (!local.empty()) {
+    notes.push_back(fmt::format(
+        "made up by libunbound's built-in local zone {} (RFC 6303), no server was asked", local));
+  } else if (answer.confirmed) {
+    notes.emplace_back("asked the authoritative servers");
+  }
+  return fmt::format("{} ({})", line, fmt::join(notes, ", "));
+}
+
+std::string dnssec_text(const Report& report, dns::Security security) {
+  if (!report.validating && security == dns::Security::insecure) {
+    return "not validated (no trust anchor)";
+  }
+  return std::string(dns::to_string(security));
+}
+
+/// The iprev fix: our own resolver's failure is ours to fix, not the sender's.
+std::string iprev_fix_of(const Report& report) {
+  // Note: a dead resolver, or a PTR answer from a built-in local zone, is nothing the sender's
+  // ISP can fix.
+  for (const auto& d : diagnose(report)) {
+    if (d.party == "receiver" && (d.code == "upstream-failure" || d.code == "no-ptr")) {
+      return d.fix;
+    }
+  }
+  return iprev_fix(report.iprev);
+}
+
 /// The iprev part of the text report: the answers, the result and the authoritative view.
 void print_iprev(std::ostream& out, const Report& report) {
   const auto& iprev = report.iprev;
   out << fmt::format("Client {}\n\nDNS:\n", iprev.client.to_string());
   for (const auto& answer : iprev.evidence) {
-    out << "  " << dns::describe(answer) << "\n";
+    out << "  " << evidence_line(report, answer) << "\n";
   }
   out << fmt::format("\niprev: {} ({})", checks::to_string(iprev.result),
                      checks::to_string(iprev.reason));
   if (!iprev.verified.empty()) {
     out << fmt::format(", verified {}", fmt::join(iprev.verified, ", "));
   }
-  out << fmt::format(", DNSSEC {}\n", dns::to_string(iprev.dnssec));
+  out << fmt::format(", DNSSEC {}\n", dnssec_text(report, iprev.dnssec));
   if (iprev.generic.generic) {
     out << fmt::format("generic PTR name: yes ({})\n", iprev.generic.reason);
   } else if (!iprev.ptr.empty()) {
@@ -420,8 +492,15 @@ void print_iprev(std::ostream& out, const Report& report) {
     out << fmt::format("  authoritative servers ({}): {}\n",
                        dns::to_string(dns::judge(probe).verdict), dns::describe(probe));
   }
-  for (const auto& d : diagnose(report)) {
-    if (d.code != "no-ptr") out << fmt::format("  {}: {}\n", d.code, d.summary);
+}
+
+/// The diagnosis, one block per finding.
+void print_diagnosis(std::ostream& out, const Report& report) {
+  const auto found = diagnose(report);
+  if (found.empty()) return;
+  out << "\nDiagnosis:\n";
+  for (const auto& d : found) {
+    out << fmt::format("  {} [{}]: {}\n    fix: {}\n", d.code, d.party, d.summary, d.fix);
   }
 }
 
@@ -445,7 +524,7 @@ void print_text(std::ostream& out, const Report& report) {
         break;
     }
     for (const auto& answer : helo.evidence) {
-      out << "  " << dns::describe(answer) << "\n";
+      out << "  " << evidence_line(report, answer) << "\n";
     }
     out << fmt::format("helo: {} ({}){}\n", checks::to_string(helo.result),
                        checks::to_string(helo.reason),
@@ -454,7 +533,7 @@ void print_text(std::ostream& out, const Report& report) {
   for (const auto& spf : report.spf) {
     out << fmt::format("\nSPF ({} identity, {}):\n", checks::to_string(spf.identity), spf.sender);
     for (const auto& answer : spf.evidence) {
-      out << "  " << dns::describe(answer) << "\n";
+      out << "  " << evidence_line(report, answer) << "\n";
     }
     if (!spf.steps.empty()) out << "  evaluation:\n";
     for (const auto& line : spf.steps) {
@@ -482,7 +561,7 @@ void print_text(std::ostream& out, const Report& report) {
   for (const auto& header : report.headers) {
     out << header << "\n";
   }
-  if (const auto fix = iprev_fix(iprev); !fix.empty()) {
+  if (const auto fix = iprev_fix_of(report); !fix.empty()) {
     out << "\nFix: " << fix << "\n";
   }
   if (report.helo) {
@@ -496,7 +575,12 @@ void print_text(std::ostream& out, const Report& report) {
       out << "\nFix (SPF): " << fix << "\n";
     }
   }
-  print_trace_text(out, report);  // --trace
+  // With --trace the verdict paragraph holds the diagnosis and what the traces add.
+  if (report.traces.empty()) {
+    print_diagnosis(out, report);
+  } else {
+    print_trace_text(out, report);
+  }
 }
 
 namespace {
@@ -587,7 +671,7 @@ void print_json(std::ostream& out, const Report& report) {
           {"dnssec", dns::to_string(iprev.dnssec)},
           {"generic", {{"generic", iprev.generic.generic}, {"reason", iprev.generic.reason}}},
           {"answers", answers},
-          {"fix", iprev_fix(iprev)}}}}},
+          {"fix", iprev_fix_of(report)}}}}},
       {"headers", report.headers},
   };
   nlohmann::json authority = nlohmann::json::array();

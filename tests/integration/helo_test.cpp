@@ -435,7 +435,9 @@ TEST_F(CheckHeloCliTest, PrivateTldIsRejectedWithAFix) {
   EXPECT_EQ(helo.at("addresses"), json::array());
   EXPECT_EQ(helo.at("matched_by_ptr"), false);
   EXPECT_EQ(helo.at("answers"), json::array()) << "no DNS query for a private TLD";
-  EXPECT_THAT(helo.value("fix", ""), HasSubstr(".local is not a public top-level domain"));
+  EXPECT_THAT(helo.value("fix", ""),
+              HasSubstr("exchange.local is a special-use name reserved for multicast DNS on the "
+                        "local link (RFC 6762), not a public host name"));
   // iprev passed; the verdict is the HELO's.
   EXPECT_EQ(report.at("checks").at("iprev").at("result"), "pass");
   EXPECT_THAT(header_of(report), HasSubstr("iprev=pass smtp.remote-ip=192.0.2.7 (good.test);\n\t"

@@ -34,6 +34,11 @@ struct HeloName {
 /// example, internal, lan, home.arpa, ... `domain` is lower-case without trailing dot.
 [[nodiscard]] bool is_private_name(std::string_view domain);
 
+/// Why a private name (is_private_name) is not a public host name, in one sentence naming the
+/// RFC: "example.com is a special-use name reserved for documentation (RFC 6761 section 6.5),
+/// not a public host name"; empty for other names.
+[[nodiscard]] std::string special_use_reason(std::string_view domain);
+
 enum class HeloResult : std::uint8_t { pass, fail, temperror, none };
 
 enum class HeloReason : std::uint8_t {

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "rdns/checks/iprev.h"
@@ -29,6 +30,16 @@ struct Report {
   std::vector<std::string> headers;  ///< "Authentication-Results: ..." lines
   std::string cache_source;          ///< where cached answers come from ("forwarder ...")
   std::vector<dns::Trace> traces;    ///< with --trace: the delegation paths (cli/trace.h)
+  /// A trust anchor is configured (trust-anchor-file, or one in the unbound-config): without
+  /// one an answer is "not validated", not "insecure".
+  bool validating = true;
+  unsigned cache_max_negative_ttl = 300;  ///< what the cache keeps of a negative answer
+  /// libunbound's built-in local zones (RFC 6303, RFC 6761) that the configuration does not
+  /// free with `local-zone: "X" nodefault`: negative answers there come from no server.
+  std::vector<std::string> builtin_local_zones;
+  /// When a lookup failed temporarily: the resolver's answer for ". NS", i.e. whether our own
+  /// resolver (or forwarder) answers at all; nullopt when not asked.
+  std::optional<dns::Answer> resolver_health;
 };
 
 /// Runs the checks for `ip` with `config` over `resolver`, as the daemon would for a client
@@ -58,8 +69,22 @@ struct Diagnosis {
   bool operator==(const Diagnosis&) const = default;
 };
 
-/// What the report says is wrong and whose side must act; empty when all is well.
+/// What the report says is wrong and whose side must act; empty when all is well
+/// (src/cli/diagnosis.cpp; the codes are README's table).
 [[nodiscard]] std::vector<Diagnosis> diagnose(const Report& report);
+
+/// libunbound's default local zones (unbound 1.17 `local-zone` defaults: RFC 6303 reverse
+/// zones, RFC 6761 names, ...), normalized, without those `unbound_conf_text` frees with
+/// `nodefault` (or serves itself with another type).
+[[nodiscard]] std::vector<std::string> builtin_local_zones(std::string_view unbound_conf_text);
+
+/// The built-in local zone a negative `answer` came from (its SOA owner is one of
+/// `report.builtin_local_zones`, or the authority probe found the zone served by the resolver
+/// itself); empty when a server answered.
+[[nodiscard]] std::string builtin_zone_of(const Report& report, const dns::Answer& answer);
+
+/// True when the resolver itself did not answer (". NS" failed too): a receiver problem.
+[[nodiscard]] bool resolver_down(const Report& report);
 
 /// Human-readable report.
 void print_text(std::ostream& out, const Report& report);
