@@ -122,11 +122,24 @@ std::string address_text(std::uint32_t host_order) {
   return buf.data();
 }
 
-std::string expand(std::string pattern, const std::string& address) {
-  std::string dashed = address;
+/// The letters that stand for the low 16 bits of an address ("{l}" in patterns): a host
+/// name without the address's digits, which a generic-PTR detector would rightly flag.
+std::string letters(std::uint32_t address) {
+  std::string out(4, 'a');
+  auto n = address & 0xFFFFU;
+  for (auto it = out.rbegin(); it != out.rend(); ++it, n /= 26)
+    *it = static_cast<char>('a' + n % 26);
+  return out;
+}
+
+std::string expand(std::string pattern, std::uint32_t address) {
+  std::string dashed = address_text(address);
   std::replace(dashed.begin(), dashed.end(), '.', '-');
-  for (auto pos = pattern.find("{a}"); pos != std::string::npos; pos = pattern.find("{a}"))
-    pattern.replace(pos, 3, dashed);
+  const std::array<std::pair<std::string_view, std::string>, 2> fields{
+      {{"{a}", dashed}, {"{l}", letters(address)}}};
+  for (const auto& [key, value] : fields)
+    for (auto pos = pattern.find(key); pos != std::string::npos; pos = pattern.find(key))
+      pattern.replace(pos, key.size(), value);
   return pattern;
 }
 
@@ -291,8 +304,8 @@ class Session {
           std::uint64_t serial)
       : options_(options),
         client_(address_text(address)),
-        helo_(expand(profile.helo, client_)),
-        sender_(expand(profile.sender, client_)) {
+        helo_(expand(profile.helo, address)),
+        sender_(expand(profile.sender, address)) {
     std::array<char, 16> id{};
     std::snprintf(id.data(), id.size(), "%010llX", static_cast<unsigned long long>(serial));
     queue_id_ = id.data();
@@ -734,7 +747,8 @@ constexpr const char* kUsage =
     "  -c N          concurrent connections (closed loop; default 1)\n"
     "  --sessions N  stop after N sessions; --seconds S: stop starting sessions after S\n"
     "  --profile     a client kind: COUNT addresses from FIRST-IPV4, HELO and SENDER patterns\n"
-    "                ({a} = the address with '-' for '.'), EXPECT "
+    "                ({a}: the address with '-' for '.'; {l}: 4 letters for its low 16\n"
+    "                bits), EXPECT "
     "pass|reject|tempfail|discard|any;\n"
     "                WEIGHT: its share of sessions. Default: 'pass 1 198.18.0.1 1 h-{a}.bench\n"
     "                s@h-{a}.bench any'\n"

@@ -3,10 +3,29 @@
 // the MTA allows (SMFIP_NR_*): the ceiling a libmilter filter can reach on this machine.
 // Usage: null-filter SOCKET   (unix:/path or inet:PORT@HOST); SIGTERM stops it.
 
+#include <dlfcn.h>
 #include <libmilter/mfapi.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <cstdio>
 #include <cstring>
+
+// Note: libmilter answers end of message with two writes (the header, then "continue"); on a
+// TCP socket with Nagle on, the second waits for the MTA's delayed ACK (~40 ms). rdns-milter
+// turns Nagle off on its milter connections the same way (its accept() interposer); so does
+// this filter, so that its TCP figure is a ceiling too. On a unix socket setsockopt just fails.
+extern "C" int accept(int fd, sockaddr* addr, socklen_t* length) {
+  using Accept = int (*)(int, sockaddr*, socklen_t*);
+  static const auto real = reinterpret_cast<Accept>(dlsym(RTLD_NEXT, "accept"));
+  const int conn = real(fd, addr, length);
+  if (conn >= 0) {
+    const int one = 1;
+    setsockopt(conn, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  return conn;
+}
 
 namespace {
 
