@@ -19,6 +19,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -198,7 +199,7 @@ class Connection {
  private:
   static int open_socket(const std::string& spec, bool nodelay);
 
-  void read_exact(char* buf, std::size_t n) {
+  void read_exact(char* buf, std::size_t n) const {
     std::size_t done = 0;
     while (done < n) {
       const auto got = recv(fd_, buf + done, n - done, 0);
@@ -488,7 +489,7 @@ ProcessSample sample_process(int pid) {
   std::vector<std::string> fields;
   for (std::string f; rest >> f;) fields.push_back(f);
   if (fields.size() < 13) return s;
-  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  const auto ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
   s.cpu_s = (std::stod(fields[11]) + std::stod(fields[12])) / ticks;
   std::ifstream status(dir + "/status");
   for (std::string l; std::getline(status, l);) {
@@ -510,7 +511,7 @@ ProcessSample sample_process(int pid) {
 class Sampler {
  public:
   explicit Sampler(std::vector<int> pids) : pids_(std::move(pids)), peaks_(pids_.size()) {
-    for (std::size_t i = 0; i < pids_.size(); ++i) before_.push_back(sample_process(pids_[i]));
+    for (int pid : pids_) before_.push_back(sample_process(pid));
     thread_ = std::thread([this] { loop(); });
   }
   ~Sampler() { stop(); }
@@ -526,10 +527,10 @@ class Sampler {
     for (int pid : pids_) after_.push_back(sample_process(pid));
   }
 
-  const std::vector<int>& pids() const { return pids_; }
-  const std::vector<ProcessSample>& before() const { return before_; }
-  const std::vector<ProcessSample>& after() const { return after_; }
-  const std::vector<ProcessSample>& peaks() const { return peaks_; }
+  [[nodiscard]] const std::vector<int>& pids() const { return pids_; }
+  [[nodiscard]] const std::vector<ProcessSample>& before() const { return before_; }
+  [[nodiscard]] const std::vector<ProcessSample>& after() const { return after_; }
+  [[nodiscard]] const std::vector<ProcessSample>& peaks() const { return peaks_; }
 
  private:
   void loop() {
@@ -610,7 +611,7 @@ class Runner {
 
 double percentile(const std::vector<double>& sorted, double q) {
   if (sorted.empty()) return 0;
-  const auto i = static_cast<std::size_t>(q * static_cast<double>(sorted.size() - 1) + 0.5);
+  const auto i = static_cast<std::size_t>(std::lround(q * static_cast<double>(sorted.size() - 1)));
   return sorted[std::min(i, sorted.size() - 1)];
 }
 
@@ -677,43 +678,66 @@ std::string json_escape(const std::string& in) {
   return out;
 }
 
+/// One flat JSON object, written key by key.
+class Json {
+ public:
+  template <typename T>
+  Json& num(std::string_view k, T v) {
+    key(k);
+    out_ << v;
+    return *this;
+  }
+  Json& str(std::string_view k, const std::string& v) {
+    key(k);
+    out_ << '"' << json_escape(v) << '"';
+    return *this;
+  }
+  Json& raw(std::string_view k, const std::string& v) {
+    key(k);
+    out_ << v;
+    return *this;
+  }
+  [[nodiscard]] std::string text() const { return first_ ? "{}" : out_.str() + '}'; }
+
+ private:
+  void key(std::string_view k) {
+    out_ << (first_ ? '{' : ',') << '"' << json_escape(std::string(k)) << '"' << ':';
+    first_ = false;
+  }
+  std::ostringstream out_;
+  bool first_ = true;
+};
+
 std::string process_json(const Sampler& sampler, double elapsed_s) {
-  std::ostringstream o;
-  o << "[";
+  std::string out = "[";
   for (std::size_t i = 0; i < sampler.pids().size(); ++i) {
     const auto& b = sampler.before()[i];
     const auto& a = sampler.after()[i];
     const auto& p = sampler.peaks()[i];
     const double cpu = a.cpu_s - b.cpu_s;
-    o << (i ? "," : "") << "{\"pid\":" << sampler.pids()[i]
-      << ",\"alive\":" << (a.ok ? "true" : "false") << ",\"cpu_s\":" << cpu
-      << ",\"cpu_share\":" << (elapsed_s > 0 ? cpu / elapsed_s : 0)
-      << ",\"rss_kib_before\":" << b.rss_kib << ",\"rss_kib_after\":" << a.rss_kib
-      << ",\"rss_kib_peak\":" << p.rss_kib << ",\"hwm_kib\":" << a.hwm_kib
-      << ",\"threads_before\":" << b.threads << ",\"threads_after\":" << a.threads
-      << ",\"threads_peak\":" << p.threads << ",\"fds_before\":" << b.fds
-      << ",\"fds_after\":" << a.fds << ",\"fds_peak\":" << p.fds << "}";
+    Json j;
+    j.num("pid", sampler.pids()[i]).raw("alive", a.ok ? "true" : "false").num("cpu_s", cpu);
+    j.num("cpu_share", elapsed_s > 0 ? cpu / elapsed_s : 0).num("rss_kib_before", b.rss_kib);
+    j.num("rss_kib_after", a.rss_kib).num("rss_kib_peak", p.rss_kib).num("hwm_kib", a.hwm_kib);
+    j.num("threads_before", b.threads).num("threads_after", a.threads);
+    j.num("threads_peak", p.threads).num("fds_before", b.fds).num("fds_after", a.fds);
+    j.num("fds_peak", p.fds);
+    out += (i ? "," : "") + j.text();
   }
-  o << "]";
-  return o.str();
+  return out + "]";
 }
 
 void print_json(const Options& options, const Summary& s, const Sampler& sampler) {
-  std::ostringstream o;
-  o << "{\"socket\":\"" << json_escape(options.socket)
-    << "\",\"connections\":" << options.connections << ",\"sessions\":" << s.sessions
-    << ",\"elapsed_s\":" << s.elapsed_s << ",\"rate\":" << s.rate << ",\"p50_ms\":" << s.p50
-    << ",\"p90_ms\":" << s.p90 << ",\"p99_ms\":" << s.p99 << ",\"max_ms\":" << s.max
-    << ",\"errors\":" << s.errors << ",\"unexpected\":" << s.unexpected << ",\"first_error\":\""
-    << json_escape(s.first_error) << "\",\"first_unexpected\":\"" << json_escape(s.first_unexpected)
-    << "\",\"generator_cpu_s\":" << s.generator_cpu_s << ",\"outcomes\":{";
-  bool first = true;
-  for (const auto& [k, v] : s.outcomes) {
-    o << (first ? "" : ",") << "\"" << json_escape(k) << "\":" << v;
-    first = false;
-  }
-  o << "},\"processes\":" << process_json(sampler, s.elapsed_s) << "}\n";
-  std::fputs(o.str().c_str(), stdout);
+  Json outcomes;
+  for (const auto& [k, v] : s.outcomes) outcomes.num(k, v);
+  Json j;
+  j.str("socket", options.socket).num("connections", options.connections);
+  j.num("sessions", s.sessions).num("elapsed_s", s.elapsed_s).num("rate", s.rate);
+  j.num("p50_ms", s.p50).num("p90_ms", s.p90).num("p99_ms", s.p99).num("max_ms", s.max);
+  j.num("errors", s.errors).num("unexpected", s.unexpected).str("first_error", s.first_error);
+  j.str("first_unexpected", s.first_unexpected).num("generator_cpu_s", s.generator_cpu_s);
+  j.raw("outcomes", outcomes.text()).raw("processes", process_json(sampler, s.elapsed_s));
+  std::puts(j.text().c_str());
 }
 
 void print_text(const Options& options, const Summary& s, const Sampler& sampler) {

@@ -16,6 +16,7 @@
 // TCP socket with Nagle on, the second waits for the MTA's delayed ACK (~40 ms). rdns-milter
 // turns Nagle off on its milter connections the same way (its accept() interposer); so does
 // this filter, so that its TCP figure is a ceiling too. On a unix socket setsockopt just fails.
+// NOLINTNEXTLINE(readability-inconsistent-declaration-parameter-name): glibc names them __fd...
 extern "C" int accept(int fd, sockaddr* addr, socklen_t* length) {
   using Accept = int (*)(int, sockaddr*, socklen_t*);
   static const auto real = reinterpret_cast<Accept>(dlsym(RTLD_NEXT, "accept"));
@@ -66,7 +67,7 @@ int main(int argc, char** argv) {
   desc.xxfi_eom = end_of_message;
   desc.xxfi_negotiate = negotiate;
   if (smfi_setconn(argv[1]) == MI_FAILURE || smfi_register(desc) == MI_FAILURE ||
-      smfi_opensocket(1) == MI_FAILURE) {
+      smfi_opensocket(true) == MI_FAILURE) {
     std::fprintf(stderr, "null-filter: cannot listen on %s\n", argv[1]);
     return 1;
   }
