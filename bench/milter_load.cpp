@@ -114,6 +114,7 @@ struct SessionResult {
   double latency_ms = 0;
   unsigned profile = 0;
   unsigned headers_added = 0;
+  std::uint32_t protocol = 0;  // the protocol flags the filter negotiated
 };
 
 std::string address_text(std::uint32_t host_order) {
@@ -320,6 +321,7 @@ class Session {
       conn_ = &conn;
       negotiate();
       r = converse();
+      r.protocol = protocol_;
       conn.queue('Q', "");
       conn.flush();
     } catch (const std::exception& e) {
@@ -635,6 +637,7 @@ struct Summary {
   std::string first_error;
   std::string first_unexpected;
   double generator_cpu_s = 0;
+  std::uint32_t protocol = 0;  // negotiated by the first session that got that far
 };
 
 Summary summarize(const Options& options, const std::vector<SessionResult>& results,
@@ -647,6 +650,7 @@ Summary summarize(const Options& options, const std::vector<SessionResult>& resu
   latencies.reserve(results.size());
   for (const auto& r : results) {
     latencies.push_back(r.latency_ms);
+    if (s.protocol == 0) s.protocol = r.protocol;
     const auto& profile = options.profiles[r.profile];
     const std::string verdict = verdict_name(r.verdict);
     ++s.outcomes[profile.name + " " + verdict + "@" + (r.step.empty() ? "-" : r.step)];
@@ -736,6 +740,7 @@ void print_json(const Options& options, const Summary& s, const Sampler& sampler
   j.num("p50_ms", s.p50).num("p90_ms", s.p90).num("p99_ms", s.p99).num("max_ms", s.max);
   j.num("errors", s.errors).num("unexpected", s.unexpected).str("first_error", s.first_error);
   j.str("first_unexpected", s.first_unexpected).num("generator_cpu_s", s.generator_cpu_s);
+  j.num("protocol", s.protocol);
   j.raw("outcomes", outcomes.text()).raw("processes", process_json(sampler, s.elapsed_s));
   std::puts(j.text().c_str());
 }
@@ -744,6 +749,7 @@ void print_text(const Options& options, const Summary& s, const Sampler& sampler
   std::printf("%s c=%u: %zu sessions in %.2f s = %.1f msg/s\n", options.socket.c_str(),
               options.connections, s.sessions, s.elapsed_s, s.rate);
   std::printf("latency ms: p50 %.3f  p90 %.3f  p99 %.3f  max %.3f\n", s.p50, s.p90, s.p99, s.max);
+  std::printf("negotiated protocol flags 0x%X\n", s.protocol);
   for (const auto& [k, v] : s.outcomes) std::printf("  %-40s %lu\n", k.c_str(), v);
   std::printf("unexpected %lu, errors %lu%s%s\n", s.unexpected, s.errors,
               s.first_error.empty() ? "" : "; first error: ", s.first_error.c_str());
