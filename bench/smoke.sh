@@ -17,6 +17,8 @@ check() {
   filter=$!
   i=0
   until "$load" --socket "$spec" -c 1 --sessions 1 >/dev/null 2>&1; do
+    # A TCP port someone else holds: null-filter exits; the caller tries another port.
+    kill -0 "$filter" 2>/dev/null || { filter=""; return 1; }
     i=$((i + 1))
     [ "$i" -lt 50 ] || { echo "null-filter never answered on $spec"; cat "$dir/null.log"; exit 1; }
     sleep 0.1
@@ -39,7 +41,10 @@ check() {
   wait "$filter" 2>/dev/null || true
   filter=""
 }
-check "unix:$dir/null.sock"
-port=$((30000 + $$ % 20000))
-check "inet:$port@127.0.0.1"
+check "unix:$dir/null.sock" || { echo "null-filter did not start"; cat "$dir/null.log"; exit 1; }
+for attempt in 1 2 3; do
+  port=$((30000 + ($$ * attempt + attempt * 7919) % 20000))
+  if check "inet:$port@127.0.0.1"; then break; fi
+  [ "$attempt" -lt 3 ] || { echo "null-filter could not listen on TCP"; cat "$dir/null.log"; exit 1; }
+done
 echo "bench-smoke: ok"
