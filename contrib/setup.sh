@@ -6,6 +6,8 @@
 #                           and integration suites under TSan (RDNS_SANITIZE=no skips those)
 #   contrib/setup.sh build  install packages (as root) and build only
 #   contrib/setup.sh sanitize  only the sanitizer builds and their suites
+#   contrib/setup.sh bench [MODE...] [--quick]  also install the benchmark's peer
+#                           (pyspf-milter), build, run bench/run (as root; bench/README.md)
 # Idempotent and non-interactive; packages already installed are not fetched again.
 set -eu
 
@@ -25,6 +27,10 @@ packages="build-essential g++ clang meson ninja-build pkg-config python3 clang-f
   util-linux m4 libwrap0
   libmicrohttpd-dev
   debhelper dpkg-dev fakeroot lintian systemd cpio git mandoc groff-base"
+# Only the benchmark needs these: the SPF milter it is compared with.
+if [ "$mode" = bench ]; then
+  packages="$packages pyspf-milter"
+fi
 
 missing=""
 for p in $packages; do
@@ -47,6 +53,14 @@ if [ -n "$missing" ]; then
     *" unbound "*)
       if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
         systemctl disable --now unbound.service >/dev/null 2>&1 || true
+      fi
+      ;;
+  esac
+  # The benchmark starts its own pyspf-milter in a namespace; the packaged service is not wanted.
+  case " $missing " in
+    *" pyspf-milter "*)
+      if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+        systemctl disable --now pyspf-milter.service >/dev/null 2>&1 || true
       fi
       ;;
   esac
@@ -138,8 +152,11 @@ case "$mode" in
     summary
     exit "$status"
     ;;
+  bench)
+    exec python3 bench/run --build "$build" "$@"
+    ;;
   *)
-    echo "usage: contrib/setup.sh run|test|build|sanitize [ARGS...]" >&2
+    echo "usage: contrib/setup.sh run|test|build|sanitize|bench [ARGS...]" >&2
     exit 2
     ;;
 esac
