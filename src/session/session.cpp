@@ -82,6 +82,15 @@ std::string path_address(std::string_view path) {
   return std::string(path);
 }
 
+SilentEvents silent_events(config::Stage stage) {
+  SilentEvents silent;
+  silent.connect = stage != config::Stage::connect;
+  silent.helo = stage != config::Stage::helo;
+  silent.mail = stage == config::Stage::rcpt;
+  silent.rcpt = stage != config::Stage::rcpt;
+  return silent;
+}
+
 std::string default_authserv_id() {
   std::array<char, 256> name{};
   if (gethostname(name.data(), name.size() - 1) != 0 || name[0] == '\0') {

@@ -216,6 +216,37 @@ TEST_F(SessionTest, DecisionStageConnectAndMail) {
   EXPECT_EQ(at_mail->mail("<a@b.example>", "", "Q").kind, Response::Kind::reject);
 }
 
+// The milter asks the MTA for no reply to the events silent_events() names: at every stage a
+// rejected client (no PTR) must get "continue" from each of them, and the reject from the others.
+TEST_F(SessionTest, SilentEventsNeverAnswerAnythingButContinue) {
+  for (const auto stage :
+       {config::Stage::connect, config::Stage::helo, config::Stage::mail, config::Stage::rcpt}) {
+    SCOPED_TRACE(std::string(config::to_string(stage)));
+    config_.decision_stage = stage;
+    const auto silent = silent_events(stage);
+    EXPECT_TRUE(silent.header);
+    auto session = make();
+    const auto at_connect = session->connect("unknown", ip("192.0.2.12"), "");
+    const auto at_helo = session->helo("x.example");
+    const auto at_mail = session->mail("<a@b.example>", "", "Q");
+    const auto at_rcpt = session->rcpt("<u@example.org>", "Q");
+    int replies = 0;
+    for (const auto& [is_silent, response] : {std::pair{silent.connect, at_connect},
+                                              {silent.helo, at_helo},
+                                              {silent.mail, at_mail},
+                                              {silent.rcpt, at_rcpt}}) {
+      if (is_silent) {
+        EXPECT_EQ(response, proceed);
+      } else {
+        replies += response.kind == Response::Kind::reject ? 1 : 0;
+      }
+    }
+    EXPECT_GE(replies, 1);  // the reject comes from an event that is answered
+  }
+  EXPECT_EQ(silent_events(config::Stage::rcpt),
+            (SilentEvents{.connect = true, .helo = true, .mail = true, .rcpt = false}));
+}
+
 TEST_F(SessionTest, PassAddsHeaderAtTop) {
   auto session = make();
   (void)session->connect("good.test", ip("192.0.2.7"), "");
