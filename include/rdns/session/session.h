@@ -19,6 +19,7 @@
 #include "rdns/dns/resolver.h"
 #include "rdns/metrics/milter_metrics.h"
 #include "rdns/policy/policy.h"
+#include "rdns/session/task_pool.h"
 
 namespace rdns::session {
 
@@ -53,8 +54,13 @@ struct Runtime {
   /// Paused and broken DNS lists, shared by every connection and kept across reloads; null:
   /// no pauses (every list is asked).
   std::shared_ptr<checks::DnsblRegistry> dnsbl_registry{};
+  /// Runs the SPF evaluations, shared by every connection and kept across reloads; null: a
+  /// thread per evaluation (std::async).
+  std::shared_ptr<TaskPool> spf_pool{};
 };
-};
+
+/// The most SPF evaluations running at once in the daemon's pool (each may wait on DNS).
+inline constexpr std::size_t spf_pool_threads = 64;
 
 /// The SMTP events whose answer never depends on the checks at a decision stage: the milter
 /// asks the MTA not to wait for a reply to them (SMFIP_NR_*). A header never changes the answer.
