@@ -247,10 +247,12 @@ struct UnboundResolver::Impl {
       if (!query.owned_ctx) {
         query.memo_key = memo_key(qname, type);
         if (auto joined = in_flight.find(query.memo_key); joined != in_flight.end()) {
-          queries.at(joined->second).also.push_back(std::move(query.done));
-          return;  // coalesced: the first asker's answer serves this one too
+          if (auto first = queries.find(joined->second); first != queries.end()) {
+            first->second.also.push_back(std::move(query.done));
+            return;  // coalesced: the first asker's answer serves this one too
+          }
         }
-        in_flight.emplace(query.memo_key, token);
+        in_flight.insert_or_assign(query.memo_key, token);
         query.ctx = main_ctx.get();
       }
       ctx = query.ctx;
@@ -267,8 +269,7 @@ struct UnboundResolver::Impl {
       auto it = queries.find(token);
       if (rc != 0) {
         if (it != queries.end()) {
-          failed = std::move(it->second);
-          forget(it);
+          failed = take(it);
         }
       } else if (it != queries.end()) {
         it->second.async_id = async_id;
@@ -283,13 +284,15 @@ struct UnboundResolver::Impl {
     wake();  // a new deadline, and possibly a new context fd to watch
   }
 
-  /// Removes a query from `queries` and from `in_flight` (under mutex); later identical
-  /// questions start a query of their own.
-  std::map<std::uint64_t, Query>::iterator forget(std::map<std::uint64_t, Query>::iterator it) {
+  /// Moves a query out of `queries` and removes it from `in_flight` (under mutex); later
+  /// identical questions start a query of their own. `it` moves to the next query.
+  Query take(std::map<std::uint64_t, Query>::iterator& it) {
     if (!it->second.memo_key.empty()) {
       in_flight.erase(it->second.memo_key);
     }
-    return queries.erase(it);
+    Query query = std::move(it->second);
+    it = queries.erase(it);
+    return query;
   }
 
   /// Gives `answer` to the query's caller and to every caller coalesced with it.
@@ -385,8 +388,7 @@ struct UnboundResolver::Impl {
         const std::lock_guard lock(mutex);
         auto it = queries.find(token);
         if (it != queries.end()) {
-          query = std::move(it->second);
-          forget(it);
+          query = take(it);
         }
       }
       if (!query) {
@@ -411,8 +413,7 @@ struct UnboundResolver::Impl {
       const auto now = Clock::now();
       for (auto it = queries.begin(); it != queries.end();) {
         if (it->second.started && it->second.deadline <= now) {
-          expired.push_back(std::move(it->second));
-          it = forget(it);
+          expired.push_back(take(it));
         } else {
           ++it;
         }
