@@ -170,6 +170,9 @@ bool reload(const rdns::config::Invocation& invocation, RuntimeHolder& holder) {
       return false;
     }
   }
+  if (next.resolver == current.resolver) {
+    next.resolver->forget_answers();  // the memo in front of the kept context starts afresh
+  }
   warn_restart_only(fresh, *current.config);
   for (const auto& warning : fresh.warnings) log_line(LOG_WARNING, warning);
   const auto file =

@@ -512,6 +512,10 @@ std::uint64_t UnboundResolver::rebuilds() const {
 
 UnboundResolver::~UnboundResolver() = default;
 
+void UnboundResolver::forget_answers() {
+  impl_->memo.clear();
+}
+
 void UnboundResolver::resolve_async(const std::string& name, RrType type, QueryOptions options,
                                     Callback done) {
   impl_->start(name, type, options, std::move(done));
