@@ -163,6 +163,7 @@ bool reload(const rdns::config::Invocation& invocation, RuntimeHolder& holder) {
   }
   rdns::session::Runtime next{nullptr, current.resolver, current.metrics, current.authority};
   next.dnsbl_registry = current.dnsbl_registry;  // paused and broken lists stay so
+  next.spf_pool = current.spf_pool;
   if (!(fresh.resolver == current.config->resolver)) {
     try {
       next.resolver = make_resolver(fresh.resolver, current.metrics);
@@ -173,6 +174,9 @@ bool reload(const rdns::config::Invocation& invocation, RuntimeHolder& holder) {
                                     e.what()));
       return false;
     }
+  }
+  if (next.resolver == current.resolver) {
+    next.resolver->forget_answers();  // the memo in front of the kept context starts afresh
   }
   warn_restart_only(fresh, *current.config);
   for (const auto& warning : fresh.warnings) log_line(LOG_WARNING, warning);
@@ -253,6 +257,7 @@ std::unique_ptr<RuntimeHolder> start_runtime(const rdns::config::Config& config)
     rdns::session::Runtime runtime{std::make_shared<const rdns::config::Config>(config),
                                    std::move(resolver), std::move(metrics), std::move(authority)};
     runtime.dnsbl_registry = std::make_shared<rdns::checks::DnsblRegistry>();
+    runtime.spf_pool = std::make_shared<rdns::session::TaskPool>(rdns::session::spf_pool_threads);
     return std::make_unique<RuntimeHolder>(std::move(runtime));
   } catch (const std::exception& e) {
     log_line(LOG_ERR, fmt::format("cannot start: {}", e.what()));

@@ -15,9 +15,11 @@
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
+#include "rdns/dns/answer_memo.h"
 #include "rdns/dns/context_health.h"
 #include "rdns/dns/packet.h"
 #include "rdns/dns/unique_fd.h"
@@ -140,6 +142,9 @@ struct UnboundResolver::Impl {
     std::string name;
     RrType type = RrType::a;
     Callback done;
+    /// Identical questions asked while this one was in flight (coalesced): same answer.
+    std::vector<Callback> also;
+    std::string memo_key;  ///< set for a main-context question others may join
     Clock::time_point deadline;
     ub_ctx* ctx = nullptr;
     UbCtxPtr owned_ctx;  // a fresh context for a cache-bypassing confirmation
@@ -155,7 +160,10 @@ struct UnboundResolver::Impl {
   };
 
   Impl(const ResolverConfig& cfg, Logger logger)
-      : config(cfg), log(std::move(logger)), main_ctx(make_main_context(cfg)) {
+      : config(cfg),
+        log(std::move(logger)),
+        main_ctx(make_main_context(cfg)),
+        memo({.max_ttl = cfg.cache_max_ttl, .max_negative_ttl = cfg.cache_max_negative_ttl}) {
     wake_fd.reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     if (!wake_fd) {
       throw std::runtime_error(fmt::format("eventfd: {}", std::strerror(errno)));
@@ -173,7 +181,7 @@ struct UnboundResolver::Impl {
       left.swap(queries);
     }
     for (auto& [token, query] : left) {
-      query.done(failure(query.name, query.type, Outcome::servfail, "resolver stopped"));
+      finish(query, failure(query.name, query.type, Outcome::servfail, "resolver stopped"));
     }
   }
 
@@ -202,6 +210,14 @@ struct UnboundResolver::Impl {
       done(failure(qname, type, Outcome::servfail, "resolver stopped"));
       return;
     }
+    if (!options.bypass_cache) {
+      // Note: a warm question is answered here, on the caller's thread, with its TTL counted
+      // down; the confirm-before-reject path (bypass_cache) never reads or fills the memo.
+      if (auto hit = memo.find(qname, type, Clock::now())) {
+        done(std::move(*hit));
+        return;
+      }
+    }
     Query query;
     query.name = qname;
     query.type = type;
@@ -229,6 +245,14 @@ struct UnboundResolver::Impl {
       // a query in `queries` names it, so `ctx` stays valid after the lock.
       const std::lock_guard lock(mutex);
       if (!query.owned_ctx) {
+        query.memo_key = memo_key(qname, type);
+        if (auto joined = in_flight.find(query.memo_key); joined != in_flight.end()) {
+          if (auto first = queries.find(joined->second); first != queries.end()) {
+            first->second.also.push_back(std::move(query.done));
+            return;  // coalesced: the first asker's answer serves this one too
+          }
+        }
+        in_flight.insert_or_assign(query.memo_key, token);
         query.ctx = main_ctx.get();
       }
       ctx = query.ctx;
@@ -245,8 +269,7 @@ struct UnboundResolver::Impl {
       auto it = queries.find(token);
       if (rc != 0) {
         if (it != queries.end()) {
-          failed = std::move(it->second);
-          queries.erase(it);
+          failed = take(it);
         }
       } else if (it != queries.end()) {
         it->second.async_id = async_id;
@@ -255,10 +278,29 @@ struct UnboundResolver::Impl {
     }
     if (failed) {
       release(*failed);
-      failed->done(failure(qname, type, Outcome::servfail, ub_strerror(rc)));
+      finish(*failed, failure(qname, type, Outcome::servfail, ub_strerror(rc)));
       return;
     }
     wake();  // a new deadline, and possibly a new context fd to watch
+  }
+
+  /// Moves a query out of `queries` and removes it from `in_flight` (under mutex); later
+  /// identical questions start a query of their own. `it` moves to the next query.
+  Query take(std::map<std::uint64_t, Query>::iterator& it) {
+    if (!it->second.memo_key.empty()) {
+      in_flight.erase(it->second.memo_key);
+    }
+    Query query = std::move(it->second);
+    it = queries.erase(it);
+    return query;
+  }
+
+  /// Gives `answer` to the query's caller and to every caller coalesced with it.
+  static void finish(Query& query, Answer answer) {
+    for (auto& also : query.also) {
+      also(answer);
+    }
+    query.done(std::move(answer));
   }
 
   /// Retires a confirmation context; the event thread deletes it before its next poll, so a
@@ -346,8 +388,7 @@ struct UnboundResolver::Impl {
         const std::lock_guard lock(mutex);
         auto it = queries.find(token);
         if (it != queries.end()) {
-          query = std::move(it->second);
-          queries.erase(it);
+          query = take(it);
         }
       }
       if (!query) {
@@ -358,9 +399,10 @@ struct UnboundResolver::Impl {
       answer.confirmed = confirmed;
       if (query->ctx == main_ctx.get()) {
         health.record(answer, Clock::now());
+        memo.store(answer, Clock::now());
       }
       release(*query);
-      query->done(std::move(answer));
+      finish(*query, std::move(answer));
     }
   }
 
@@ -371,8 +413,7 @@ struct UnboundResolver::Impl {
       const auto now = Clock::now();
       for (auto it = queries.begin(); it != queries.end();) {
         if (it->second.started && it->second.deadline <= now) {
-          expired.push_back(std::move(it->second));
-          it = queries.erase(it);
+          expired.push_back(take(it));
         } else {
           ++it;
         }
@@ -388,7 +429,7 @@ struct UnboundResolver::Impl {
       if (query.ctx == main_ctx.get()) {
         health.record(answer, Clock::now());
       }
-      query.done(std::move(answer));
+      finish(query, std::move(answer));
     }
   }
 
@@ -428,6 +469,7 @@ struct UnboundResolver::Impl {
       const std::lock_guard lock(mutex);
       retired_mains.push_back(std::exchange(main_ctx, std::move(fresh)));
     }
+    memo.clear();  // answers of the wedged context
     ++rebuild_count;
     logf(LOG_WARNING, fmt::format("resolver context rebuilt: it failed every query ({})", reason));
     wake();
@@ -447,7 +489,9 @@ struct UnboundResolver::Impl {
   std::atomic<std::uint64_t> next_token{1};
   std::atomic<std::size_t> confirmations{0};
   std::mutex mutex;
-  std::map<std::uint64_t, Query> queries;     // guarded by mutex
+  std::map<std::uint64_t, Query> queries;                    // guarded by mutex
+  std::unordered_map<std::string, std::uint64_t> in_flight;  // memo key -> token; under mutex
+  AnswerMemo memo;
   std::vector<UbCtxPtr> graveyard;            // guarded by mutex
   std::vector<UbCtxPtr> retired_mains;        // event thread; erased from under mutex
   ContextHealth health{wedge_limits};         // event thread only
@@ -467,6 +511,10 @@ std::uint64_t UnboundResolver::rebuilds() const {
 }
 
 UnboundResolver::~UnboundResolver() = default;
+
+void UnboundResolver::forget_answers() {
+  impl_->memo.clear();
+}
 
 void UnboundResolver::resolve_async(const std::string& name, RrType type, QueryOptions options,
                                     Callback done) {

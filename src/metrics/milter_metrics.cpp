@@ -190,6 +190,8 @@ class MeteredResolver final : public dns::Resolver {
         });
   }
 
+  void forget_answers() override { inner_->forget_answers(); }
+
  private:
   std::shared_ptr<dns::Resolver> inner_;
   std::shared_ptr<MilterMetrics> metrics_;

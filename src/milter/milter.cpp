@@ -22,6 +22,8 @@
 #include <memory>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -33,28 +35,50 @@ namespace {
 
 Options options;  // set once by setup(), before any callback runs
 
-// Note: libmilter keeps one pointer per connection (smfi_setpriv). The Session is owned by a
-// unique_ptr everywhere but there: give_session() hands it over with release(), and
-// take_session() (on a re-used context at connect, and at close) reclaims it.
+/// One MTA connection: what was agreed at negotiation, and the SMTP session on it.
+struct Connection {
+  /// The runtime whose decision stage chose the silent events; sessions use it while a reload
+  /// would change which events answer (the agreement holds for the whole connection).
+  session::Runtime runtime;
+  unsigned long no_reply = 0;  ///< SMFIP_NR_* bits agreed with the MTA
+  /// An event without a reply failed: the next event that has one tempfails (names the step).
+  std::string failed_step;
+  std::unique_ptr<session::Session> session;
+};
 
-/// The connection's Session, still owned by the context.
+/// The last agreement on this thread: libmilter runs a connection's commands on one thread, and
+/// a context re-used after QUIT_NC (whose close may have freed the Connection) is not
+/// negotiated again.
+thread_local std::optional<std::pair<session::Runtime, unsigned long>> last_agreement;
+
+// Note: libmilter keeps one pointer per connection (smfi_setpriv). The Connection is owned by a
+// unique_ptr everywhere but there: give_connection() hands it over with release(), and
+// take_connection() (at close) reclaims it.
+
+/// The connection's state, still owned by the context (null before negotiation).
+Connection* connection_of(SMFICTX* ctx) {
+  return static_cast<Connection*>(smfi_getpriv(ctx));
+}
+
+/// The connection's Session (null if it has none).
 session::Session* session_of(SMFICTX* ctx) {
-  return static_cast<session::Session*>(smfi_getpriv(ctx));
+  auto* connection = connection_of(ctx);
+  return connection != nullptr ? connection->session.get() : nullptr;
 }
 
-/// Takes the Session back from the context (null if it has none).
-std::unique_ptr<session::Session> take_session(SMFICTX* ctx) {
-  std::unique_ptr<session::Session> session(session_of(ctx));
+/// Takes the Connection back from the context (null if it has none).
+std::unique_ptr<Connection> take_connection(SMFICTX* ctx) {
+  std::unique_ptr<Connection> connection(connection_of(ctx));
   smfi_setpriv(ctx, nullptr);
-  return session;
+  return connection;
 }
 
-/// Lets the context own the Session until take_session().
-void give_session(SMFICTX* ctx, std::unique_ptr<session::Session> session) {
-  if (smfi_setpriv(ctx, session.get()) != MI_SUCCESS) {
+/// Lets the context own the Connection until take_connection().
+Connection& give_connection(SMFICTX* ctx, std::unique_ptr<Connection> connection) {
+  if (smfi_setpriv(ctx, connection.get()) != MI_SUCCESS) {
     throw std::runtime_error("smfi_setpriv failed");
   }
-  (void)session.release();
+  return *connection.release();
 }
 
 std::string macro(SMFICTX* ctx, const char* name) {
@@ -97,19 +121,40 @@ sfsistat respond(SMFICTX* ctx, const session::Response& response) {
   return response.kind == Kind::reject ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 }
 
+/// Logs a failed step with the queue id.
+void log_failure(SMFICTX* ctx, const char* step, const char* what) {
+  const auto queue_id = macro(ctx, "i");
+  options.logger(LOG_ERR, fmt::format("{}: {} failed: {}; tempfailing",
+                                      queue_id.empty() ? "NOQUEUE" : queue_id, step, what));
+}
+
 /// Runs one callback body; any exception is logged with the queue id and becomes a tempfail.
+/// For an event the MTA expects no reply to (`no_reply_bit` agreed), the answer is NOREPLY and a
+/// failure tempfails the next event that has a reply. An earlier such failure tempfails now.
 template <typename Body>
-sfsistat guarded(SMFICTX* ctx, const char* step, Body&& body) {
-  try {
-    return body();
-  } catch (const std::exception& e) {
+sfsistat guarded(SMFICTX* ctx, const char* step, unsigned long no_reply_bit, Body&& body) {
+  auto* connection = connection_of(ctx);
+  const bool silent = connection != nullptr && (connection->no_reply & no_reply_bit) != 0;
+  if (!silent && connection != nullptr && !connection->failed_step.empty()) {
     const auto queue_id = macro(ctx, "i");
-    options.logger(LOG_ERR, fmt::format("{}: {} failed: {}; tempfailing",
-                                        queue_id.empty() ? "NOQUEUE" : queue_id, step, e.what()));
-  } catch (...) {
-    options.logger(LOG_ERR, fmt::format("{} failed with an unknown error; tempfailing", step));
+    options.logger(LOG_ERR, fmt::format("{}: tempfailing at {}: {} failed before",
+                                        queue_id.empty() ? "NOQUEUE" : queue_id, step,
+                                        std::exchange(connection->failed_step, {})));
+    return SMFIS_TEMPFAIL;
   }
-  return SMFIS_TEMPFAIL;
+  sfsistat status = SMFIS_TEMPFAIL;
+  try {
+    status = body();
+  } catch (const std::exception& e) {
+    log_failure(ctx, step, e.what());
+  } catch (...) {
+    log_failure(ctx, step, "unknown error");
+  }
+  if (!silent) return status;
+  if (status != SMFIS_CONTINUE && (connection = connection_of(ctx)) != nullptr) {
+    connection->failed_step = step;
+  }
+  return SMFIS_NOREPLY;
 }
 
 std::optional<dns::IpAddress> address_of(const sockaddr* sa) {
@@ -127,6 +172,14 @@ std::optional<dns::IpAddress> address_of(const sockaddr* sa) {
   return std::nullopt;
 }
 
+/// The SMFIP_NR_* bits for the events that never answer anything but "continue" at `stage`.
+unsigned long no_reply_bits(config::Stage stage) {
+  const auto silent = session::silent_events(stage);
+  return (silent.connect ? SMFIP_NR_CONN : 0UL) | (silent.helo ? SMFIP_NR_HELO : 0UL) |
+         (silent.mail ? SMFIP_NR_MAIL : 0UL) | (silent.rcpt ? SMFIP_NR_RCPT : 0UL) |
+         (silent.header ? SMFIP_NR_HDR : 0UL);
+}
+
 sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long /*f2*/,
                       unsigned long /*f3*/, unsigned long* pf0, unsigned long* pf1,
                       unsigned long* pf2, unsigned long* pf3) {
@@ -137,9 +190,21 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
                    "(Postfix: upgrade; sendmail: check the milter flags)");
     return SMFIS_REJECT;
   }
+  std::unique_ptr<Connection> connection;
+  try {
+    connection = std::make_unique<Connection>();
+    connection->runtime = options.runtime();
+    // Note: an event whose answer never depends on us costs the MTA a round trip for nothing;
+    // it gets no reply where the MTA offers that (Postfix 2.6+, sendmail 8.14+: protocol 6).
+    connection->no_reply = f1 & no_reply_bits(connection->runtime.config->decision_stage);
+  } catch (const std::exception& e) {
+    log_failure(ctx, "negotiation", e.what());
+    return SMFIS_REJECT;
+  }
   *pf0 = required | (f0 & SMFIF_SETSYMLIST);
   // Skip the steps we do not use.
-  *pf1 = f1 & (SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOEOH);
+  *pf1 =
+      (f1 & (SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOEOH)) | connection->no_reply;
   *pf2 = 0;
   *pf3 = 0;
   if ((f0 & SMFIF_SETSYMLIST) != 0) {
@@ -149,28 +214,63 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
     smfi_setsymlist(ctx, SMFIM_ENVRCPT, const_cast<char*>("i"));
     smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>("i"));
   }
+  last_agreement.emplace(connection->runtime, connection->no_reply);
+  take_connection(ctx).reset();
+  (void)give_connection(ctx, std::move(connection));
   return SMFIS_CONTINUE;
+}
+
+/// The connection's state for a new SMTP session: the runtime is the current one unless a
+/// reload changed which events are silent since the negotiation.
+Connection& connection_for_connect(SMFICTX* ctx) {
+  auto* connection = connection_of(ctx);
+  if (connection == nullptr) {  // re-used after QUIT_NC, or an MTA that does not negotiate
+    auto fresh = std::make_unique<Connection>();
+    if (last_agreement) {
+      std::tie(fresh->runtime, fresh->no_reply) = *last_agreement;
+    } else {
+      fresh->runtime = options.runtime();
+    }
+    connection = &give_connection(ctx, std::move(fresh));
+  }
+  auto current = options.runtime();
+  if (no_reply_bits(current.config->decision_stage) ==
+      no_reply_bits(connection->runtime.config->decision_stage)) {
+    connection->runtime = std::move(current);
+  }
+  connection->session.reset();
+  return *connection;
 }
 
 // NOLINTNEXTLINE(readability-non-const-parameter): libmilter's callback signature
 sfsistat on_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* address) {
-  return guarded(ctx, "connect", [&] {
-    take_session(ctx).reset();  // a re-used context
-    auto owned = std::make_unique<session::Session>(options.runtime(), options.logger);
-    auto* session = owned.get();
-    give_session(ctx, std::move(owned));
+  Connection* connection = nullptr;
+  try {
+    connection = &connection_for_connect(ctx);
+  } catch (const std::exception& e) {
+    log_failure(ctx, "connect", e.what());
+    connection = connection_of(ctx);
+    if (connection == nullptr || (connection->no_reply & SMFIP_NR_CONN) == 0) {
+      return SMFIS_TEMPFAIL;
+    }
+    connection->failed_step = "connect";
+    return SMFIS_NOREPLY;
+  }
+  return guarded(ctx, "connect", SMFIP_NR_CONN, [&] {
+    connection->session = std::make_unique<session::Session>(connection->runtime, options.logger);
     std::vector<dns::IpAddress> local;
     for (const char* name : {"{if_addr}", "{daemon_addr}"}) {
       if (auto ip = dns::IpAddress::parse(macro(ctx, name))) local.push_back(*ip);
     }
-    return respond(ctx, session->connect(hostname != nullptr ? hostname : "", address_of(address),
-                                         macro(ctx, "j"), std::move(local)));
+    return respond(
+        ctx, connection->session->connect(hostname != nullptr ? hostname : "", address_of(address),
+                                          macro(ctx, "j"), std::move(local)));
   });
 }
 
 // NOLINTNEXTLINE(readability-non-const-parameter): libmilter's callback signature
 sfsistat on_helo(SMFICTX* ctx, char* name) {
-  return guarded(ctx, "helo", [&] {
+  return guarded(ctx, "helo", SMFIP_NR_HELO, [&] {
     auto* session = session_of(ctx);
     return session != nullptr ? respond(ctx, session->helo(name != nullptr ? name : ""))
                               : SMFIS_CONTINUE;
@@ -178,7 +278,7 @@ sfsistat on_helo(SMFICTX* ctx, char* name) {
 }
 
 sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
-  return guarded(ctx, "mail", [&] {
+  return guarded(ctx, "mail", SMFIP_NR_MAIL, [&] {
     auto* session = session_of(ctx);
     const char* sender = argv != nullptr && argv[0] != nullptr ? argv[0] : "";
     return session != nullptr
@@ -188,7 +288,7 @@ sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
 }
 
 sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
-  return guarded(ctx, "rcpt", [&] {
+  return guarded(ctx, "rcpt", SMFIP_NR_RCPT, [&] {
     auto* session = session_of(ctx);
     const char* recipient = argv != nullptr && argv[0] != nullptr ? argv[0] : "";
     return session != nullptr ? respond(ctx, session->rcpt(recipient, macro(ctx, "i")))
@@ -198,7 +298,7 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
 
 // NOLINTNEXTLINE(readability-non-const-parameter): libmilter's callback signature
 sfsistat on_header(SMFICTX* ctx, char* name, char* value) {
-  return guarded(ctx, "header", [&] {
+  return guarded(ctx, "header", SMFIP_NR_HDR, [&] {
     if (auto* session = session_of(ctx); session != nullptr) {
       session->header(name != nullptr ? name : "", value != nullptr ? value : "");
     }
@@ -207,7 +307,7 @@ sfsistat on_header(SMFICTX* ctx, char* name, char* value) {
 }
 
 sfsistat on_eom(SMFICTX* ctx) {
-  return guarded(ctx, "end of message", [&] {
+  return guarded(ctx, "end of message", 0, [&] {
     auto* session = session_of(ctx);
     if (session == nullptr) return SMFIS_CONTINUE;
     const auto edits = session->end_of_message(macro(ctx, "i"));
@@ -228,14 +328,18 @@ sfsistat on_eom(SMFICTX* ctx) {
 }
 
 sfsistat on_abort(SMFICTX* ctx) {
-  return guarded(ctx, "abort", [&] {
+  // Note: not guarded(): the MTA reads no reply to an abort, and an earlier failure must still
+  // tempfail the next transaction.
+  try {
     if (auto* session = session_of(ctx); session != nullptr) session->abort();
-    return SMFIS_CONTINUE;
-  });
+  } catch (const std::exception& e) {
+    log_failure(ctx, "abort", e.what());
+  }
+  return SMFIS_CONTINUE;
 }
 
 sfsistat on_close(SMFICTX* ctx) {
-  take_session(ctx).reset();
+  take_connection(ctx).reset();
   return SMFIS_CONTINUE;
 }
 

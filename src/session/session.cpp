@@ -37,6 +37,13 @@ std::string log_quoted(std::string_view text) {
   return out + '"';
 }
 
+/// Runs one SPF evaluation on the pool, or on a thread of its own without one.
+template <typename Work>
+std::shared_future<checks::Spf> run_spf(TaskPool* pool, Work work) {
+  if (pool != nullptr) return pool->submit(std::move(work));
+  return std::async(std::launch::async, std::move(work)).share();
+}
+
 std::string queue_or_noqueue(std::string_view queue_id) {
   return queue_id.empty() ? std::string("NOQUEUE") : header::sanitize(queue_id, 32);
 }
@@ -91,6 +98,15 @@ std::string path_address(std::string_view path) {
     }
   }
   return std::string(path);
+}
+
+SilentEvents silent_events(config::Stage stage) {
+  SilentEvents silent;
+  silent.connect = stage != config::Stage::connect;
+  silent.helo = stage != config::Stage::helo;
+  silent.mail = stage == config::Stage::rcpt;
+  silent.rcpt = stage != config::Stage::rcpt;
+  return silent;
 }
 
 std::string default_authserv_id() {
@@ -326,21 +342,21 @@ void Session::start_spf(std::string_view sender) {
   request.identity = checks::SpfIdentity::mailfrom;
   request.receiver = authserv_id_;
   message_.spf_request = request;
-  // libspf2 is synchronous: each identity runs on its own thread, overlapping the dialogue.
+  // libspf2 is synchronous: each identity runs on a worker, overlapping the dialogue.
   const auto resolver = runtime_.resolver;
   // Note: the futures (and the iprev promise) are waited for before the meter goes away.
   const auto* meter = &meter_;
-  message_.spf_mailfrom = std::async(std::launch::async, [resolver, request, meter] {
-                            return counted(*meter, checks::check_spf(*resolver, request));
-                          }).share();
+  message_.spf_mailfrom = run_spf(runtime_.spf_pool.get(), [resolver, request, meter] {
+    return counted(*meter, checks::check_spf(*resolver, request));
+  });
   // RFC 7208 §2.3: the HELO identity only when it is a domain that passed the syntax check.
   if (checks::parse_helo(helo_).kind == checks::HeloName::Kind::domain &&
       checks::spf_helo_checkable(helo_)) {
     auto helo_request = request;
     helo_request.identity = checks::SpfIdentity::helo;
-    message_.spf_helo = std::async(std::launch::async, [resolver, helo_request, meter] {
-                          return counted(*meter, checks::check_spf(*resolver, helo_request));
-                        }).share();
+    message_.spf_helo = run_spf(runtime_.spf_pool.get(), [resolver, helo_request, meter] {
+      return counted(*meter, checks::check_spf(*resolver, helo_request));
+    });
   }
 }
 

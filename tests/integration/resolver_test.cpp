@@ -274,6 +274,53 @@ TEST_F(ResolverTest, BypassCacheMarksAnswerConfirmed) {
   EXPECT_THAT(fresh.addresses, ElementsAre(ip("192.0.2.7")));
 }
 
+// The answer memo and the merging of identical questions: a warm answer is the same answer
+// (DNSSEC status included) with a TTL no larger; a re-check bypasses the memo; many identical
+// questions at once each get the one answer.
+TEST_F(ResolverTest, RepeatedQuestionsGetTheSameAnswer) {
+  const Answer first = resolver_.resolve("www.secure.test", RrType::a);
+  ASSERT_EQ(first.outcome, Outcome::ok) << describe(first);
+  const Answer again = resolver_.resolve("www.secure.test", RrType::a);
+  EXPECT_EQ(again.security, Security::secure);
+  EXPECT_LE(again.ttl, first.ttl);
+  Answer same_ttl = again;
+  same_ttl.ttl = first.ttl;
+  EXPECT_EQ(same_ttl, first);
+  const Answer negative = resolver_.resolve("nope.secure.test", RrType::a);
+  const Answer negative_again = resolver_.resolve("nope.secure.test", RrType::a);
+  EXPECT_EQ(negative_again.outcome, Outcome::nxdomain);
+  EXPECT_EQ(negative_again.security, Security::secure);
+  EXPECT_LE(negative_again.ttl, negative.ttl);
+  const Answer fresh =
+      resolver_.resolve("www.secure.test", RrType::a, QueryOptions{.bypass_cache = true});
+  EXPECT_TRUE(fresh.confirmed);
+  EXPECT_FALSE(resolver_.resolve("www.secure.test", RrType::a).confirmed);  // not kept
+}
+
+TEST_F(ResolverTest, IdenticalQuestionsAtOnceAllGetTheAnswer) {
+  constexpr int count = 200;
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::vector<Answer> answers;
+  for (int round = 0; round < 3; ++round) {
+    // Names not asked before in this test: the first round finds nothing in the memo.
+    const std::string name = round == 0 ? "70.2.0.192.in-addr.arpa" : "7.2.0.192.in-addr.arpa";
+    for (int i = 0; i < count; ++i) {
+      resolver_.resolve_async(name, RrType::ptr, {}, [&](Answer answer) {
+        const std::lock_guard lock(mutex);
+        answers.push_back(std::move(answer));
+        cv.notify_all();
+      });
+    }
+  }
+  std::unique_lock lock(mutex);
+  ASSERT_TRUE(cv.wait_for(lock, 20s, [&] { return answers.size() == 3U * count; }));
+  for (const auto& answer : answers) {
+    EXPECT_EQ(answer.outcome, Outcome::ok) << describe(answer);
+    EXPECT_EQ(answer.names.size(), 1U) << describe(answer);
+  }
+}
+
 TEST_F(ResolverTest, CallbackMayStartFurtherQueries) {
   std::mutex mutex;
   std::condition_variable cv;

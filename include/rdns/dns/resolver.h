@@ -30,6 +30,10 @@ class Resolver {
   virtual void resolve_async(const std::string& name, RrType type, QueryOptions options,
                              Callback done) = 0;
 
+  /// Forgets answers remembered in front of the resolver's cache (a reload); the default has
+  /// none.
+  virtual void forget_answers() {}
+
   /// Blocking helper: starts the query and waits for its answer.
   [[nodiscard]] Answer resolve(const std::string& name, RrType type, QueryOptions options = {});
 };

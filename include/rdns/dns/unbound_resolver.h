@@ -27,6 +27,9 @@ class UnboundResolver final : public Resolver {
   void resolve_async(const std::string& name, RrType type, QueryOptions options,
                      Callback done) override;
 
+  /// Empties the answer memo (libunbound's own cache stays, as on any reload that keeps it).
+  void forget_answers() override;
+
   /// How many times the main context was rebuilt because it was wedged.
   [[nodiscard]] std::uint64_t rebuilds() const;
 

@@ -19,6 +19,7 @@
 #include "rdns/dns/resolver.h"
 #include "rdns/metrics/milter_metrics.h"
 #include "rdns/policy/policy.h"
+#include "rdns/session/task_pool.h"
 
 namespace rdns::session {
 
@@ -53,7 +54,29 @@ struct Runtime {
   /// Paused and broken DNS lists, shared by every connection and kept across reloads; null:
   /// no pauses (every list is asked).
   std::shared_ptr<checks::DnsblRegistry> dnsbl_registry{};
+  /// Runs the SPF evaluations, shared by every connection and kept across reloads; null: a
+  /// thread per evaluation (std::async).
+  std::shared_ptr<TaskPool> spf_pool{};
 };
+
+/// The most SPF evaluations running at once in the daemon's pool (each may wait on DNS).
+inline constexpr std::size_t spf_pool_threads = 64;
+
+/// The SMTP events whose answer never depends on the checks at a decision stage: the milter
+/// asks the MTA not to wait for a reply to them (SMFIP_NR_*). A header never changes the answer.
+struct SilentEvents {
+  bool connect = false;
+  bool helo = false;
+  bool mail = false;
+  bool rcpt = false;
+  bool header = true;
+  bool operator==(const SilentEvents&) const = default;
+};
+
+/// Which events can only answer "continue" when the verdict is applied at `stage` (see
+/// Session::connect, helo, mail, rcpt: each replies only at its own stage; mail also replies
+/// at connect and helo, where SPF is judged at MAIL).
+[[nodiscard]] SilentEvents silent_events(config::Stage stage);
 
 /// Where a cached answer came from, for the stale-negative warning: "forwarder 192.0.2.53",
 /// "the resolver's cache".

@@ -38,12 +38,13 @@ class SessionTest : public ::testing::Test {
   }
 
   std::unique_ptr<Session> make() {
-    return std::make_unique<Session>(
-        Runtime{std::make_shared<const config::Config>(config_), resolver_, nullptr, probe_},
-        [this](int priority, const std::string& line) {
-          const std::lock_guard lock(log_mutex_);
-          log_.emplace_back(priority, line);
-        });
+    Runtime runtime{std::make_shared<const config::Config>(config_), resolver_, nullptr, probe_};
+    runtime.spf_pool = spf_pool_;
+    return std::make_unique<Session>(std::move(runtime),
+                                     [this](int priority, const std::string& line) {
+                                       const std::lock_guard lock(log_mutex_);
+                                       log_.emplace_back(priority, line);
+                                     });
   }
 
   std::string log_text() {
@@ -54,6 +55,7 @@ class SessionTest : public ::testing::Test {
   }
 
   std::shared_ptr<FakeResolver> resolver_;
+  std::shared_ptr<TaskPool> spf_pool_;  ///< null: a thread per SPF evaluation
   std::shared_ptr<testutil::FakeAuthorityProbe> probe_ =
       std::make_shared<testutil::FakeAuthorityProbe>(*resolver_);
   config::Config config_ = config::defaults();  ///< trusts 127.0.0.0/8, confirms no-ptr
@@ -239,6 +241,37 @@ TEST_F(SessionTest, DecisionStageConnectAndMail) {
   EXPECT_EQ(at_mail->mail("<a@b.example>", "", "Q").kind, Response::Kind::reject);
 }
 
+// The milter asks the MTA for no reply to the events silent_events() names: at every stage a
+// rejected client (no PTR) must get "continue" from each of them, and the reject from the others.
+TEST_F(SessionTest, SilentEventsNeverAnswerAnythingButContinue) {
+  for (const auto stage :
+       {config::Stage::connect, config::Stage::helo, config::Stage::mail, config::Stage::rcpt}) {
+    SCOPED_TRACE(std::string(config::to_string(stage)));
+    config_.decision_stage = stage;
+    const auto silent = silent_events(stage);
+    EXPECT_TRUE(silent.header);
+    auto session = make();
+    const auto at_connect = session->connect("unknown", ip("192.0.2.12"), "");
+    const auto at_helo = session->helo("x.example");
+    const auto at_mail = session->mail("<a@b.example>", "", "Q");
+    const auto at_rcpt = session->rcpt("<u@example.org>", "Q");
+    int replies = 0;
+    for (const auto& [is_silent, response] : {std::pair{silent.connect, at_connect},
+                                              {silent.helo, at_helo},
+                                              {silent.mail, at_mail},
+                                              {silent.rcpt, at_rcpt}}) {
+      if (is_silent) {
+        EXPECT_EQ(response, proceed);
+      } else {
+        replies += response.kind == Response::Kind::reject ? 1 : 0;
+      }
+    }
+    EXPECT_GE(replies, 1);  // the reject comes from an event that is answered
+  }
+  EXPECT_EQ(silent_events(config::Stage::rcpt),
+            (SilentEvents{.connect = true, .helo = true, .mail = true, .rcpt = false}));
+}
+
 TEST_F(SessionTest, PassAddsHeaderAtTop) {
   auto session = make();
   (void)session->connect("good.test", ip("192.0.2.7"), "");
@@ -389,6 +422,38 @@ TEST_F(SessionTest, NullSenderIsJudgedOnTheHeloAndNeverRecordedAsMailfromOfTheHe
 }
 
 // Regression (issue 10.1): the identity was cut to 1,024 bytes before the <> were removed, so a
+// The daemon's bounded pool gives the same SPF results as a thread per identity, for many
+// messages on one connection and for sessions at once.
+TEST_F(SessionTest, SpfOnTheBoundedPoolGivesTheSameResults) {
+  resolver_->add(txt("relay.example", "v=spf1 ip4:192.0.2.7 -all"));
+  resolver_->add(txt("strict.example", "v=spf1 -all"));
+  std::vector<std::vector<checks::Spf>> expected;
+  for (const bool pooled : {false, true}) {
+    spf_pool_ = pooled ? std::make_shared<TaskPool>(2) : nullptr;
+    std::vector<std::unique_ptr<Session>> sessions;
+    for (int i = 0; i < 5; ++i) {
+      sessions.push_back(make());
+      (void)sessions.back()->connect("good.test", ip("192.0.2.7"), "");
+      (void)sessions.back()->helo("relay.example");
+      (void)sessions.back()->mail(i % 2 == 0 ? "<a@relay.example>" : "<a@strict.example>", "", "Q");
+    }
+    for (std::size_t i = 0; i < sessions.size(); ++i) {
+      const auto& results = sessions[i]->spf_results();
+      ASSERT_EQ(results.size(), 2U);
+      if (!pooled) {
+        expected.push_back(results);
+      } else {
+        EXPECT_EQ(results, expected[i]);
+      }
+    }
+    if (pooled) {
+      EXPECT_LE(spf_pool_->threads(), 2U);
+    }
+  }
+  EXPECT_EQ(expected[0][0].result, checks::SpfResult::pass);
+  EXPECT_EQ(expected[1][0].result, checks::SpfResult::fail);
+}
+
 // long local part made the domain unparseable (spf=none) or cut the domain itself.
 TEST_F(SessionTest, SpfFailHoldsWhateverTheLengthOfTheLocalPart) {
   resolver_->add(txt("strict.example", "v=spf1 -all"));
