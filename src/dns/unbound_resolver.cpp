@@ -64,6 +64,10 @@ UbCtxPtr make_context(const ResolverConfig& config) {
   check_ub(ub_ctx_set_option(ctx.get(), "cache-max-negative-ttl:",
                              std::to_string(config.cache_max_negative_ttl).c_str()),
            fmt::format("cache-max-negative-ttl {}", config.cache_max_negative_ttl));
+  // An authoritative server that missed its one probe is otherwise not asked again for up to
+  // infra-host-ttl (900 s): its zones stay SERVFAIL long after it is back. A milter must see the
+  // recovery within seconds; an unbound-config may still say otherwise (read after this).
+  check_ub(ub_ctx_set_option(ctx.get(), "infra-keep-probing:", "yes"), "infra-keep-probing");
   if (!config.trust_anchor_file.empty()) {
     if (access(config.trust_anchor_file.c_str(), R_OK) != 0) {
       throw std::runtime_error(
